@@ -1,0 +1,355 @@
+// Package assemble builds a target in a temporary file beside its final
+// path: blocks found in seeds, then missing blocks fetched from a source and
+// verified one by one, then the whole file checked, fsynced and renamed over
+// the final path. The final path only ever holds a verified target or what
+// was there before; seeds are opened read-only.
+package assemble
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/zyncio/zync/index"
+	"github.com/zyncio/zync/rollsum"
+	"github.com/zyncio/zync/scan"
+	"github.com/zyncio/zync/source"
+)
+
+// Errors a caller decides on.
+var (
+	// ErrBlockMismatch: fetched bytes did not match their block's sums.
+	ErrBlockMismatch = errors.New("fetched block does not match its checksum")
+	// ErrVerify: the assembled file failed its whole-file hash.
+	ErrVerify = errors.New("whole-file checksum mismatch")
+	// ErrIncomplete: blocks are still missing after fetching.
+	ErrIncomplete = errors.New("target incomplete")
+	// ErrSeedUnusable: a seed could not be opened or is not a regular file;
+	// the caller may go on without it.
+	ErrSeedUnusable = errors.New("seed unusable")
+)
+
+// PartSuffix names the file an interrupted run leaves beside the output; the
+// next run reads it as a seed, so verified blocks are not fetched again.
+const PartSuffix = ".zync-part"
+
+// Assembly is one target under construction.
+type Assembly struct {
+	x       *index.Index
+	m       *scan.Matcher
+	known   *scan.Bitmap
+	final   string
+	tmpPath string
+	f       *os.File
+
+	reused  atomic.Int64 // target bytes taken from seeds
+	fetched atomic.Int64 // target bytes fetched and verified
+}
+
+// Begin creates a temporary file beside final, sized for the target.
+func Begin(final string, x *index.Index) (*Assembly, error) {
+	if err := x.Validate(); err != nil {
+		return nil, err
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := final + ".zync-tmp-" + hex.EncodeToString(rnd[:])
+	// 0666 so the umask decides the mode of a new output, as for any new file.
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("create temporary file beside the output: %w", err)
+	}
+	if err := f.Truncate(x.Length); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("size temporary file %s: %w", tmp, err)
+	}
+	return &Assembly{x: x, m: scan.NewMatcher(x), known: scan.NewBitmap(x.NumBlocks()), final: final, tmpPath: tmp, f: f}, nil
+}
+
+// Index returns the target's index.
+func (a *Assembly) Index() *index.Index { return a.x }
+
+// Known returns the bitmap of blocks present in the temporary file.
+func (a *Assembly) Known() *scan.Bitmap { return a.known }
+
+// Reused returns the target bytes taken from seeds so far.
+func (a *Assembly) Reused() int64 { return a.reused.Load() }
+
+// Fetched returns the target bytes fetched and verified so far.
+func (a *Assembly) Fetched() int64 { return a.fetched.Load() }
+
+// TempPath returns the path of the temporary file.
+func (a *Assembly) TempPath() string { return a.tmpPath }
+
+func (a *Assembly) writeBlock(k int64, data []byte) error {
+	n := a.x.BlockLen(k)
+	if _, err := a.f.WriteAt(data[:n], k*int64(a.x.Blocksize)); err != nil {
+		return fmt.Errorf("write block %d to %s: %w", k, a.tmpPath, err)
+	}
+	return nil
+}
+
+// ScanSeed looks for target blocks in the seed at path, which is opened
+// read-only. It returns the number of target bytes the seed supplied.
+func (a *Assembly) ScanSeed(ctx context.Context, path string, opts scan.Options) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrSeedUnusable, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrSeedUnusable, err)
+	}
+	if !st.Mode().IsRegular() {
+		return 0, fmt.Errorf("%w: %s is not a regular file", ErrSeedUnusable, path)
+	}
+	if tst, err := a.f.Stat(); err == nil && os.SameFile(st, tst) {
+		return 0, nil
+	}
+	var bytesFound atomic.Int64
+	_, err = a.m.ScanReaderAt(ctx, f, st.Size(), a.known, func(k int64, data []byte) error {
+		if err := a.writeBlock(k, data); err != nil {
+			return err
+		}
+		bytesFound.Add(int64(a.x.BlockLen(k)))
+		return nil
+	}, opts)
+	a.reused.Add(bytesFound.Load())
+	if err != nil {
+		return bytesFound.Load(), fmt.Errorf("scan seed %s: %w", path, err)
+	}
+	return bytesFound.Load(), nil
+}
+
+// Missing returns the byte ranges of the blocks still unknown: each run of
+// consecutive missing blocks is one range, the last clipped to the target's
+// length.
+func (a *Assembly) Missing() []source.Range {
+	var rs []source.Range
+	bs := int64(a.x.Blocksize)
+	a.known.Missing(func(first, last int64) {
+		end := min((last+1)*bs, a.x.Length)
+		rs = append(rs, source.Range{Off: first * bs, Len: end - first*bs})
+	})
+	return rs
+}
+
+// MissingBytes returns the total length of Missing.
+func (a *Assembly) MissingBytes() int64 {
+	var n int64
+	for _, r := range a.Missing() {
+		n += r.Len
+	}
+	return n
+}
+
+// Fetch gets the missing blocks from src. Every block is checked against its
+// weak and strong sums before it is written.
+func (a *Assembly) Fetch(ctx context.Context, src source.Source) error {
+	rs := a.Missing()
+	if len(rs) == 0 {
+		return nil
+	}
+	return src.Fetch(ctx, rs, a.Receive)
+}
+
+// Receive takes the bytes of range r of the target from data: every whole
+// block in r is verified and written. r must start on a block boundary. It is
+// safe for concurrent use, and is the callback Fetch hands to a source.
+func (a *Assembly) Receive(r source.Range, data io.Reader) error {
+	bs := int64(a.x.Blocksize)
+	if r.Off%bs != 0 {
+		return fmt.Errorf("range %s does not start on a block boundary", r)
+	}
+	buf := make([]byte, bs)
+	h := a.x.Algo.New()
+	var sum [64]byte
+	for off := r.Off; off < r.End(); off += bs {
+		k := off / bs
+		n := a.x.BlockLen(k)
+		if off+int64(n) > r.End() {
+			// A range ending mid-block (never asked for): drain it.
+			_, err := io.CopyN(io.Discard, data, r.End()-off)
+			return err
+		}
+		if _, err := io.ReadFull(data, buf[:n]); err != nil {
+			return fmt.Errorf("read block %d: %w", k, err)
+		}
+		if a.known.Has(k) {
+			continue
+		}
+		clear(buf[n:])
+		h.Reset()
+		h.Write(buf)
+		if rollsum.Sum(buf)&a.x.WeakMask() != a.x.Weak[k] || !bytes.Equal(h.Sum(sum[:0])[:a.x.StrongLen], a.x.StrongSum(k)) {
+			return fmt.Errorf("%w: block %d (bytes %d-%d)", ErrBlockMismatch, k, off, off+int64(n)-1)
+		}
+		if !a.known.Claim(k) {
+			continue
+		}
+		if err := a.writeBlock(k, buf); err != nil {
+			a.known.Unclaim(k)
+			return err
+		}
+		a.fetched.Add(int64(n))
+	}
+	return nil
+}
+
+// Hashes are the whole-file hashes a target must have; nil fields are not checked.
+type Hashes struct {
+	SHA1   []byte
+	SHA256 []byte
+}
+
+// Verify checks that every block is present and that the file has the
+// given whole-file hashes. It reports which hashes it checked ("SHA-256",
+// "SHA-1", both joined by "+", or "" when the index carries none) and the
+// SHA-256 of the file, which it always computes.
+func (a *Assembly) Verify(ctx context.Context, want Hashes) (checked string, sum256 []byte, err error) {
+	if !a.known.Full() {
+		return "", nil, fmt.Errorf("%w: %d of %d blocks missing", ErrIncomplete, a.known.Len()-a.known.Count(), a.known.Len())
+	}
+	type check struct {
+		name string
+		h    hash.Hash
+		want []byte
+	}
+	checks := []check{{"SHA-256", sha256.New(), want.SHA256}}
+	if want.SHA1 != nil {
+		checks = append(checks, check{"SHA-1", sha1.New(), want.SHA1})
+	}
+	ws := make([]io.Writer, len(checks))
+	for i, c := range checks {
+		ws[i] = c.h
+	}
+	r := io.NewSectionReader(a.f, 0, a.x.Length)
+	if _, err := io.CopyBuffer(io.MultiWriter(ws...), ctxReader{ctx, r}, make([]byte, 1<<20)); err != nil {
+		return "", nil, fmt.Errorf("read back %s: %w", a.tmpPath, err)
+	}
+	names := ""
+	for _, c := range checks {
+		got := c.h.Sum(nil)
+		if c.name == "SHA-256" {
+			sum256 = got
+		}
+		if c.want == nil {
+			continue
+		}
+		if !bytes.Equal(got, c.want) {
+			return "", nil, fmt.Errorf("%w: %s is %x, control file says %x", ErrVerify, c.name, got, c.want)
+		}
+		if names != "" {
+			names += "+"
+		}
+		names += c.name
+	}
+	return names, sum256, nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// Park moves the temporary file to final+PartSuffix, replacing any older
+// one, so that an interrupted run leaves its verified blocks for the next.
+// Call it after the seeds (including an old part file) have been scanned.
+func (a *Assembly) Park() error {
+	part := a.final + PartSuffix
+	if err := os.Rename(a.tmpPath, part); err != nil {
+		return fmt.Errorf("keep partial download: %w", err)
+	}
+	a.tmpPath = part
+	return nil
+}
+
+// CommitOptions say what the final file looks like.
+type CommitOptions struct {
+	// Mode, if non-zero, sets the permission bits; otherwise an existing
+	// output's bits are kept, or the umask's default applies to a new one.
+	Mode fs.FileMode
+	// MTime, if non-zero, becomes the file's modification time.
+	MTime time.Time
+}
+
+// Commit fsyncs the temporary file and renames it over the final path.
+func (a *Assembly) Commit(opts CommitOptions) error {
+	mode := opts.Mode
+	if mode == 0 {
+		if st, err := os.Stat(a.final); err == nil && st.Mode().IsRegular() {
+			mode = st.Mode().Perm()
+		}
+	}
+	if mode != 0 {
+		if err := a.f.Chmod(mode); err != nil {
+			return fmt.Errorf("set mode of %s: %w", a.tmpPath, err)
+		}
+	}
+	if err := a.f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", a.tmpPath, err)
+	}
+	if err := a.f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", a.tmpPath, err)
+	}
+	a.f = nil
+	if !opts.MTime.IsZero() {
+		if err := os.Chtimes(a.tmpPath, opts.MTime, opts.MTime); err != nil {
+			return fmt.Errorf("set mtime of %s: %w", a.tmpPath, err)
+		}
+	}
+	if err := os.Rename(a.tmpPath, a.final); err != nil {
+		return fmt.Errorf("move verified target into place: %w", err)
+	}
+	syncDir(filepath.Dir(a.final))
+	return nil
+}
+
+// Close releases the temporary file. With keep it stays for a later run to
+// resume from (as final+PartSuffix once parked); otherwise it is removed.
+// Close after Commit does nothing.
+func (a *Assembly) Close(keep bool) error {
+	if a.f == nil {
+		return nil
+	}
+	err := a.f.Close()
+	a.f = nil
+	if !keep {
+		if rerr := os.Remove(a.tmpPath); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// syncDir makes a rename durable. Some systems cannot fsync a directory;
+// that is not an error worth failing a finished download for.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	d.Close()
+}

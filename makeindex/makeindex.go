@@ -1,0 +1,189 @@
+// Package makeindex builds the block index of a target from a stream: it
+// reads the data once, sums blocks on every core, and computes the
+// whole-file hashes alongside. Memory is the index plus a fixed number of
+// read buffers, whatever the target's size.
+package makeindex
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zyncio/zync/index"
+	"github.com/zyncio/zync/rollsum"
+)
+
+// Options are the index parameters and tuning knobs.
+type Options struct {
+	Blocksize  int // a power of two
+	SeqMatches int
+	WeakBytes  int
+	StrongLen  int
+	Algo       index.StrongAlgo
+	// Workers is how many goroutines sum blocks; 0 means GOMAXPROCS.
+	Workers int
+	// Progress, if set, is called with the number of bytes just read, from
+	// one goroutine at a time.
+	Progress func(n int64)
+}
+
+// Result is a built index and the whole-file hashes of the data.
+type Result struct {
+	Index  *index.Index
+	SHA1   []byte
+	SHA256 []byte
+}
+
+// ErrSizeChanged means the stream was not as long as the size it was
+// announced with (a file that changed while it was read).
+var ErrSizeChanged = errors.New("input size changed while reading")
+
+type chunk struct {
+	buf  []byte
+	n    int
+	off  int64
+	refs atomic.Int32
+}
+
+// Build reads exactly size bytes from r and returns their index.
+func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result, error) {
+	x := &index.Index{
+		Blocksize:  opts.Blocksize,
+		Length:     size,
+		SeqMatches: opts.SeqMatches,
+		WeakBytes:  opts.WeakBytes,
+		StrongLen:  opts.StrongLen,
+		Algo:       opts.Algo,
+	}
+	bs := opts.Blocksize
+	if bs <= 0 || bs&(bs-1) != 0 {
+		return nil, fmt.Errorf("blocksize %d is not a power of two", bs)
+	}
+	if size < 0 {
+		return nil, fmt.Errorf("negative size %d", size)
+	}
+	nblocks := x.NumBlocks()
+	if nblocks > index.MaxBlocks {
+		return nil, fmt.Errorf("%d blocks of %d bytes is more than the limit of %d blocks: use a larger blocksize", nblocks, bs, int64(index.MaxBlocks))
+	}
+	x.Weak = make([]uint32, nblocks)
+	x.Strong = make([]byte, nblocks*int64(opts.StrongLen))
+
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	chunkSize := max(4<<20, bs)
+	nbuf := workers*2 + 4
+	free := make(chan *chunk, nbuf)
+	for range nbuf {
+		free <- &chunk{buf: make([]byte, chunkSize)}
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	release := func(c *chunk) {
+		if c.refs.Add(-1) == 0 {
+			free <- c
+		}
+	}
+
+	// Whole-file hashers, each fed every chunk in order.
+	sha1h, sha256h := sha1.New(), sha256.New()
+	wholes := []hash.Hash{sha1h, sha256h}
+	wholeCh := make([]chan *chunk, len(wholes))
+	for i, h := range wholes {
+		ch := make(chan *chunk, nbuf)
+		wholeCh[i] = ch
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range ch {
+				h.Write(c.buf[:c.n])
+				release(c)
+			}
+		}()
+	}
+
+	blockCh := make(chan *chunk, nbuf)
+	mask := x.WeakMask()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := opts.Algo.New()
+			var sum [64]byte
+			pad := make([]byte, bs)
+			for c := range blockCh {
+				for o := 0; o < c.n; o += bs {
+					blk := (c.off + int64(o)) / int64(bs)
+					p := c.buf[o:min(o+bs, c.n)]
+					if len(p) < bs {
+						copy(pad, p)
+						clear(pad[len(p):])
+						p = pad
+					}
+					x.Weak[blk] = rollsum.Sum(p) & mask
+					h.Reset()
+					h.Write(p)
+					copy(x.StrongSum(blk), h.Sum(sum[:0]))
+				}
+				release(c)
+			}
+		}()
+	}
+
+	readErr := func() error {
+		defer func() {
+			close(blockCh)
+			for _, ch := range wholeCh {
+				close(ch)
+			}
+		}()
+		var off int64
+		for off < size {
+			var c *chunk
+			select {
+			case c = <-free:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+			want := int(min(int64(chunkSize), size-off))
+			n, err := io.ReadFull(r, c.buf[:want])
+			if err != nil {
+				free <- c
+				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+					return fmt.Errorf("%w: got %d bytes, expected %d", ErrSizeChanged, off+int64(n), size)
+				}
+				return fmt.Errorf("read at offset %d: %w", off, err)
+			}
+			c.n, c.off = n, off
+			c.refs.Store(int32(1 + len(wholeCh)))
+			blockCh <- c
+			for _, ch := range wholeCh {
+				ch <- c
+			}
+			off += int64(n)
+			if opts.Progress != nil {
+				opts.Progress(int64(n))
+			}
+		}
+		return nil
+	}()
+	wg.Wait()
+	if readErr != nil {
+		return nil, readErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &Result{Index: x, SHA1: sha1h.Sum(nil), SHA256: sha256h.Sum(nil)}, nil
+}

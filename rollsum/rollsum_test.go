@@ -1,0 +1,74 @@
+package rollsum
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+func TestWorkedExample(t *testing.T) {
+	// The worked example of the format notes: hello.txt, block 0 and the
+	// window rolled one byte.
+	var data []byte
+	for i := 0; i < 100; i++ {
+		data = append(data, []byte(lineFor(i))...)
+	}
+	if len(data) != 5500 {
+		t.Fatalf("worked example is %d bytes, want 5500", len(data))
+	}
+	tests := []struct {
+		name string
+		got  uint32
+		a, b uint16
+	}{
+		{"block 0", Sum(data[0:2048]), 0xbadb, 0xbef7},
+		{"block 1", Sum(data[2048:4096]), 0xbc35, 0xe1f2},
+		{"block 2 padded", SumPadded(data[4096:], 2048), 0xe0a0, 0x522c},
+		{"rolled one byte", Roll(Sum(data[0:2048]), data[0], data[2048], 11), 0xba8f, 0x1986},
+	}
+	for _, tt := range tests {
+		if A(tt.got) != tt.a || B(tt.got) != tt.b {
+			t.Errorf("%s: got A=%#04x B=%#04x, want A=%#04x B=%#04x", tt.name, A(tt.got), B(tt.got), tt.a, tt.b)
+		}
+	}
+}
+
+func lineFor(i int) string {
+	return "line " + pad3(i) + ": The quick brown fox jumps over the lazy dog.\n"
+}
+
+func pad3(i int) string {
+	return string([]byte{byte('0' + i/100), byte('0' + i/10%10), byte('0' + i%10)})
+}
+
+func TestRollMatchesDirect(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, shift := range []uint{0, 1, 4, 11, 16, 17} {
+		n := 1 << shift
+		data := make([]byte, n+3000)
+		for i := range data {
+			data[i] = byte(r.IntN(256))
+		}
+		sum := Sum(data[:n])
+		for x := 0; x+n < len(data); x++ {
+			sum = Roll(sum, data[x], data[x+n], shift)
+			if want := Sum(data[x+1 : x+1+n]); sum != want {
+				t.Fatalf("n=%d x=%d: rolled %#08x, direct %#08x", n, x, sum, want)
+			}
+		}
+	}
+}
+
+func BenchmarkRoll(b *testing.B) {
+	data := make([]byte, 1<<20+2048)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	b.SetBytes(1 << 20)
+	for b.Loop() {
+		s := Sum(data[:2048])
+		for x := 0; x < 1<<20; x++ {
+			s = Roll(s, data[x], data[x+2048], 11)
+		}
+		_ = s
+	}
+}

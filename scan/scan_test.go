@@ -1,0 +1,190 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/zyncio/zync/index"
+	"github.com/zyncio/zync/makeindex"
+)
+
+func buildIndex(t testing.TB, data []byte, bs, seq, weak, strong int) *index.Index {
+	t.Helper()
+	res, err := makeindex.Build(context.Background(), bytes.NewReader(data), int64(len(data)), makeindex.Options{
+		Blocksize: bs, SeqMatches: seq, WeakBytes: weak, StrongLen: strong, Algo: index.MD4,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Index.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return res.Index
+}
+
+func randBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// scanAll scans seed and returns the output assembled from found blocks and the bitmap.
+func scanAll(t testing.TB, x *index.Index, seed []byte, opts Options) ([]byte, *Bitmap) {
+	t.Helper()
+	m := NewMatcher(x)
+	known := NewBitmap(x.NumBlocks())
+	out := make([]byte, x.Length)
+	var mu sync.Mutex
+	_, err := m.ScanReaderAt(context.Background(), bytes.NewReader(seed), int64(len(seed)), known, func(k int64, data []byte) error {
+		if len(data) != x.Blocksize {
+			t.Errorf("emit got %d bytes, want %d", len(data), x.Blocksize)
+		}
+		mu.Lock()
+		copy(out[k*int64(x.Blocksize):], data[:x.BlockLen(k)])
+		mu.Unlock()
+		return nil
+	}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, known
+}
+
+// checkFound asserts that every known block holds exactly the target's bytes.
+func checkFound(t *testing.T, x *index.Index, target, out []byte, known *Bitmap) {
+	t.Helper()
+	bs := int64(x.Blocksize)
+	for k := int64(0); k < x.NumBlocks(); k++ {
+		if !known.Has(k) {
+			continue
+		}
+		end := min((k+1)*bs, x.Length)
+		if !bytes.Equal(out[k*bs:end], target[k*bs:end]) {
+			t.Fatalf("block %d filled with wrong data", k)
+		}
+	}
+}
+
+func TestScan(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 9))
+	base := randBytes(r, 300_000+123)
+	edited := bytes.Clone(base)
+	for i := 0; i < 10; i++ {
+		edited[r.IntN(len(edited))] ^= 0xff
+	}
+	inserted := append(append(randBytes(r, 777), base[:150_000]...), append(randBytes(r, 5), base[150_000:]...)...)
+	zeros := make([]byte, 1<<20)
+	mostlyZeros := bytes.Clone(zeros)
+	copy(mostlyZeros[500_000:], randBytes(r, 3000))
+
+	tests := []struct {
+		name          string
+		target, seed  []byte
+		bs, seq, weak int
+		strong        int
+		minFound      float64 // fraction of blocks that must be found
+		opts          Options
+	}{
+		{"identical seq2", base, base, 2048, 2, 2, 4, 1, Options{}},
+		{"identical seq1", base, base, 2048, 1, 4, 16, 1, Options{}},
+		{"identical tiny buffers many workers", base, base, 1024, 2, 3, 5, 1, Options{Workers: 7, BufferSize: 4096}},
+		{"edited", base, edited, 2048, 2, 2, 4, 0.85, Options{}},
+		{"insertions", base, inserted, 2048, 2, 2, 4, 0.95, Options{Workers: 3, BufferSize: 10000}},
+		{"insertions seq1", base, inserted, 4096, 1, 4, 8, 0.95, Options{}},
+		{"unrelated", base, randBytes(r, 200_000), 2048, 2, 2, 3, 0, Options{}},
+		{"all zeros", zeros, zeros, 2048, 2, 2, 4, 1, Options{}},
+		{"zeros target, mostly zero seed", mostlyZeros, zeros, 2048, 2, 2, 4, 0.99, Options{}},
+		{"64KiB blocks on zeros", mostlyZeros, mostlyZeros, 65536, 2, 4, 16, 1, Options{}},
+		{"seed shorter than a block", base[:5000], base[:100], 2048, 2, 2, 4, 0, Options{}},
+		{"target shorter than a block", base[:100], base[:100], 2048, 1, 2, 4, 1, Options{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := buildIndex(t, tt.target, tt.bs, tt.seq, tt.weak, tt.strong)
+			out, known := scanAll(t, x, tt.seed, tt.opts)
+			checkFound(t, x, tt.target, out, known)
+			got := float64(known.Count()) / float64(x.NumBlocks())
+			if got < tt.minFound {
+				t.Errorf("found %d of %d blocks (%.3f), want at least %.3f", known.Count(), x.NumBlocks(), got, tt.minFound)
+			}
+			if tt.minFound == 1 && !bytes.Equal(out, tt.target) {
+				t.Error("all blocks found but output differs from target")
+			}
+		})
+	}
+}
+
+// TestDuplicateBlocksFilledFromOnePosition checks that a target made of many
+// copies of one block is filled from a seed holding that block once.
+func TestDuplicateBlocksFilledFromOnePosition(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	blk := randBytes(r, 1024)
+	var target []byte
+	for range 200 {
+		target = append(target, blk...)
+	}
+	seed := append(append(randBytes(r, 33), blk...), blk...)
+	x := buildIndex(t, target, 1024, 2, 2, 4)
+	out, known := scanAll(t, x, seed, Options{})
+	if !known.Full() || !bytes.Equal(out, target) {
+		t.Fatalf("found %d of %d blocks", known.Count(), x.NumBlocks())
+	}
+}
+
+func TestBitmapMissing(t *testing.T) {
+	b := NewBitmap(200)
+	for i := int64(0); i < 200; i++ {
+		if i < 10 || (i >= 64 && i < 128) || i == 150 {
+			b.Claim(i)
+		}
+	}
+	var got [][2]int64
+	b.Missing(func(f, l int64) { got = append(got, [2]int64{f, l}) })
+	want := [][2]int64{{10, 63}, {128, 149}, {151, 199}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+	if b.Count() != 10+64+1 {
+		t.Fatalf("count %d", b.Count())
+	}
+}
+
+func benchScan(b *testing.B, target, seed []byte) {
+	x := buildIndex(b, target, 4096, 2, 2, 5)
+	m := NewMatcher(x)
+	b.SetBytes(int64(len(seed)))
+	b.ResetTimer()
+	for b.Loop() {
+		known := NewBitmap(x.NumBlocks())
+		if _, err := m.ScanReaderAt(context.Background(), bytes.NewReader(seed), int64(len(seed)), known, func(int64, []byte) error { return nil }, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScanUnrelated is the worst case: nothing matches, every byte is rolled.
+func BenchmarkScanUnrelated(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	benchScan(b, randBytes(r, 64<<20), randBytes(r, 64<<20))
+}
+
+// BenchmarkScanTypical: the seed is the target with scattered edits.
+func BenchmarkScanTypical(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	target := randBytes(r, 64<<20)
+	seed := bytes.Clone(target)
+	for range 1000 {
+		seed[r.IntN(len(seed))]++
+	}
+	benchScan(b, target, seed)
+}

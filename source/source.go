@@ -1,0 +1,47 @@
+// Package source defines where missing target bytes come from.
+//
+// A Source answers "give me these byte ranges of the target". Implementations
+// live in sub-packages (httpsource for HTTP/HTTPS, filesource for a local
+// file). Retry, rate limiting and mirror failover wrap a Source; they are not
+// options inside one.
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Range is a half-open byte range [Off, Off+Len) of the target.
+type Range struct {
+	Off int64
+	Len int64
+}
+
+// End returns Off+Len.
+func (r Range) End() int64 { return r.Off + r.Len }
+
+// String formats the range as an HTTP byte range ("a-b", inclusive).
+func (r Range) String() string { return fmt.Sprintf("%d-%d", r.Off, r.Off+r.Len-1) }
+
+// A Source fetches byte ranges of a target.
+type Source interface {
+	// Fetch retrieves ranges, which are sorted, non-empty and do not overlap,
+	// and calls fn once for each with a reader of exactly r.Len bytes. fn may
+	// be called from several goroutines at once and in any order. If fn
+	// returns an error, Fetch stops and returns it. A reader that fails
+	// before r.Len bytes reports the error to fn, and Fetch returns an error.
+	Fetch(ctx context.Context, ranges []Range, fn func(r Range, data io.Reader) error) error
+}
+
+// Errors a caller decides on. Sources wrap them with detail.
+var (
+	// ErrNotFound means the target does not exist at the source (HTTP 404/410).
+	ErrNotFound = errors.New("target not found")
+	// ErrPermanent marks a failure that retrying will not fix (auth, bad
+	// request, a server that sends something other than what was asked).
+	ErrPermanent = errors.New("permanent source failure")
+	// ErrLengthMismatch means the source's target length differs from the index's.
+	ErrLengthMismatch = errors.New("control file and target differ")
+)
