@@ -4,12 +4,18 @@
 // weak sums of one block (seq_matches 1) or of a pair of consecutive blocks
 // (seq_matches 2), a cache-resident bit prefilter in front of it, and groups
 // of identical target blocks, so that one seed position fills every copy of a
-// block (runs of zeros in disk images) and no chain is ever walked twice.
+// block (runs of zeros in disk images) and no group is walked twice.
 //
-// Matching follows zsync's rules, so zync finds at least what zsync finds:
-// a match starts where every block of a seq_matches run agrees on the weak
-// and the strong sum; after a match the next target block is tried at the
-// next seed block ("continuation") before the table is asked again.
+// Matching follows zsync's rules: a match starts where every block of a
+// seq_matches run agrees on the weak and the strong sum and the run's first
+// block is not yet known; after a match the next target block is tried at
+// the next seed block ("continuation") before the table is asked again, and
+// the scan jumps over the matched bytes. Jumps are what make a mostly
+// matching seed fast, but they can step over seed bytes that hold a missing
+// block at another alignment (a file stored twice in a tar). So when blocks
+// are still missing after the main pass, a sweep re-examines exactly the
+// skipped positions, with a table of the runs that still lack a block and
+// without jumping. zync therefore finds at least every block zsync finds.
 //
 // The scanning loop (Scanner.Scan) is pure and allocation-free; ScanReaderAt
 // drives it over sections of a seed on several goroutines.
@@ -32,7 +38,7 @@ const noBlock = ^uint32(0)
 // entry is one distinct run of seq_matches blocks in the lookup table.
 type entry struct {
 	w0, w1 uint32 // masked weak sums of the run's blocks (w1 is 0 when seq_matches is 1)
-	blk    uint32 // first block of the run (the head of its group)
+	blk    uint32 // first block of the run
 }
 
 // Matcher is the lookup structure for one index. It is safe for concurrent
@@ -44,14 +50,20 @@ type Matcher struct {
 	seq   int
 	mask  uint32
 	n     int64
+	sweep bool // a sweep matcher: never jumps, runs may start at known blocks
 
 	bitShift    uint
-	bits        []uint64 // prefilter: one bit per hash value's top bits
+	bits        []uint64 // prefilter: one bit per value of the hash's top bits
 	bucketShift uint
 	start       []uint32 // bucket b holds ents[start[b]:start[b+1]]
 	ents        []entry
-	dupNext     []uint32 // next block whose run is identical to this one's, or noBlock
-	done        []uint64 // per entry: the whole group is known (atomic)
+
+	// Groups of identical blocks (same weak and strong sums): group[k] is
+	// the first block of k's group, next[k] the following member or noBlock.
+	// gdone has a bit per group head, set once every member is known.
+	group []uint32
+	next  []uint32
+	gdone []uint64
 }
 
 func hashKey(w0, w1 uint32) uint64 {
@@ -68,68 +80,76 @@ func NewMatcher(x *index.Index) *Matcher {
 		mask:  x.WeakMask(),
 		n:     x.NumBlocks(),
 	}
-	runs := m.n - int64(m.seq) + 1
-	if runs < 0 {
-		runs = 0
+	if m.n > 0 && m.n < int64(m.seq) {
+		// A one-block target with seq_matches 2 (zsyncmake never writes
+		// one): match single blocks.
+		m.seq = 1
 	}
-	if m.n > 0 && runs == 0 {
-		// A one-block target with seq_matches 2 (never written by zsyncmake):
-		// fall back to single-block matching.
-		m.seq, runs = 1, m.n
+	m.buildGroups()
+	runs := make([]uint32, max(0, m.n-int64(m.seq)+1))
+	for i := range runs {
+		runs[i] = uint32(i)
 	}
-	w1 := func(k uint32) uint32 {
+	m.buildTable(runs)
+	return m
+}
+
+// sweeper returns a matcher for the sweep: it shares m's groups, and its
+// table holds only the runs that still lack a block.
+func (m *Matcher) sweeper(known *Bitmap) *Matcher {
+	s := *m
+	s.sweep = true
+	var runs []uint32
+	for k := int64(0); k+int64(m.seq) <= m.n; k++ {
+		if !known.Has(k) || (m.seq == 2 && !known.Has(k+1)) {
+			runs = append(runs, uint32(k))
+		}
+	}
+	s.buildTable(runs)
+	return &s
+}
+
+func (m *Matcher) w1(k uint32) uint32 {
+	if m.seq == 2 {
+		return m.x.Weak[k+1]
+	}
+	return 0
+}
+
+// buildTable fills the lookup table and prefilter with one entry per
+// distinct run among runs (runs whose blocks are in the same groups have the
+// same content).
+func (m *Matcher) buildTable(runs []uint32) {
+	x := m.x
+	slices.SortFunc(runs, func(a, b uint32) int {
+		if c := cmp.Compare(hashKey(x.Weak[a], m.w1(a)), hashKey(x.Weak[b], m.w1(b))); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(m.group[a], m.group[b]); c != 0 {
+			return c
+		}
 		if m.seq == 2 {
-			return x.Weak[k+1]
-		}
-		return 0
-	}
-	order := make([]uint32, runs)
-	for i := range order {
-		order[i] = uint32(i)
-	}
-	strongRun := func(k uint32) []byte {
-		o := int64(k) * int64(x.StrongLen)
-		return x.Strong[o : o+int64(m.seq*x.StrongLen)]
-	}
-	slices.SortFunc(order, func(a, b uint32) int {
-		ha, hb := hashKey(x.Weak[a], w1(a)), hashKey(x.Weak[b], w1(b))
-		if c := cmp.Compare(ha, hb); c != 0 {
-			return c
-		}
-		if c := bytes.Compare(strongRun(a), strongRun(b)); c != 0 {
-			return c
+			if c := cmp.Compare(m.group[a+1], m.group[b+1]); c != 0 {
+				return c
+			}
 		}
 		return cmp.Compare(a, b)
 	})
-
-	m.dupNext = make([]uint32, m.n)
-	for i := range m.dupNext {
-		m.dupNext[i] = noBlock
-	}
-	ents := make([]entry, 0, runs)
-	for i := 0; i < len(order); {
-		head := order[i]
-		j := i + 1
-		prev := head
-		for ; j < len(order); j++ {
-			k := order[j]
-			if x.Weak[k] != x.Weak[head] || w1(k) != w1(head) || !bytes.Equal(strongRun(k), strongRun(head)) {
-				break
+	ents := make([]entry, 0, len(runs))
+	for i, k := range runs {
+		if i > 0 {
+			p := runs[i-1]
+			if m.group[p] == m.group[k] && (m.seq == 1 || m.group[p+1] == m.group[k+1]) {
+				continue
 			}
-			m.dupNext[prev] = k
-			prev = k
 		}
-		ents = append(ents, entry{w0: x.Weak[head], w1: w1(head), blk: head})
-		i = j
+		ents = append(ents, entry{w0: x.Weak[k], w1: m.w1(k), blk: k})
 	}
 	m.ents = ents
 
-	nb := 1
+	nb := 16
 	for nb < len(ents) {
 		nb <<= 1
-	}
-	if nb < 16 {
-		nb = 16
 	}
 	m.bucketShift = uint(64 - bits.TrailingZeros(uint(nb)))
 	m.start = make([]uint32, nb+1)
@@ -141,17 +161,45 @@ func NewMatcher(x *index.Index) *Matcher {
 	}
 	// Prefilter: about 16 bits per entry, between 2^13 and 2^23 bits (1 MiB),
 	// so it stays in cache while the table need not.
-	nbits := nb * 16
-	nbits = max(nbits, 1<<13)
-	nbits = min(nbits, 1<<23)
+	nbits := min(max(nb*16, 1<<13), 1<<23)
 	m.bitShift = uint(64 - bits.TrailingZeros(uint(nbits)))
 	m.bits = make([]uint64, nbits/64)
 	for _, e := range ents {
 		h := hashKey(e.w0, e.w1) >> m.bitShift
 		m.bits[h>>6] |= 1 << (h & 63)
 	}
-	m.done = make([]uint64, (len(ents)+63)/64)
-	return m
+}
+
+// buildGroups links blocks with identical sums into groups.
+func (m *Matcher) buildGroups() {
+	x := m.x
+	order := make([]uint32, m.n)
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int {
+		if c := cmp.Compare(x.Weak[a], x.Weak[b]); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(x.StrongSum(int64(a)), x.StrongSum(int64(b))); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	m.group = make([]uint32, m.n)
+	m.next = make([]uint32, m.n)
+	m.gdone = make([]uint64, (m.n+63)/64)
+	for i, k := range order {
+		m.next[k] = noBlock
+		m.group[k] = k
+		if i > 0 {
+			p := order[i-1]
+			if x.Weak[p] == x.Weak[k] && bytes.Equal(x.StrongSum(int64(p)), x.StrongSum(int64(k))) {
+				m.group[k] = m.group[p]
+				m.next[p] = k
+			}
+		}
+	}
 }
 
 // Index returns the index the matcher was built from.
@@ -161,12 +209,10 @@ func (m *Matcher) Index() *index.Index { return m.x }
 // seq_matches × blocksize.
 func (m *Matcher) Window() int { return m.seq * m.bs }
 
-func (m *Matcher) isDone(e int) bool {
-	return atomic.LoadUint64(&m.done[e>>6])&(1<<(uint(e)&63)) != 0
-}
-
-func (m *Matcher) setDone(e int) {
-	atomic.OrUint64(&m.done[e>>6], 1<<(uint(e)&63))
+// groupDone reports whether every block with the content of block k is known.
+func (m *Matcher) groupDone(k uint32) bool {
+	g := m.group[k]
+	return atomic.LoadUint64(&m.gdone[g>>6])&(1<<(g&63)) != 0
 }
 
 // EmitFunc receives a found block: target block number and Blocksize bytes of
@@ -175,17 +221,21 @@ func (m *Matcher) setDone(e int) {
 // during the call.
 type EmitFunc func(block int64, data []byte) error
 
+// span is a half-open range of absolute seed positions.
+type span struct{ from, to int64 }
+
 // Scanner scans seed bytes against a Matcher. A Scanner is not safe for
 // concurrent use; make one per goroutine.
 type Scanner struct {
-	m     *Matcher
-	known *Bitmap
-	emit  EmitFunc
-	h     hash.Hash
-	d0    [64]byte
-	d1    [64]byte
-	cont  int64 // next target block to try by continuation, or -1
-	found int64 // blocks claimed by this scanner
+	m      *Matcher
+	known  *Bitmap
+	emit   EmitFunc
+	h      hash.Hash
+	d0, d1 [64]byte
+	cont   int64 // next target block to try by continuation, or -1
+	contAt int64 // the absolute seed position where cont is tried
+	found  int64 // blocks claimed by this scanner
+	skips  []span
 }
 
 // NewScanner returns a scanner that claims found blocks in known and hands
@@ -197,7 +247,7 @@ func NewScanner(m *Matcher, known *Bitmap, emit EmitFunc) *Scanner {
 // Found returns how many blocks this scanner has claimed.
 func (s *Scanner) Found() int64 { return s.found }
 
-// Reset forgets the continuation state (call between unrelated buffers).
+// Reset forgets the continuation state (call before scanning unrelated data).
 func (s *Scanner) Reset() { s.cont = -1 }
 
 func (s *Scanner) strong(dst *[64]byte, p []byte) []byte {
@@ -206,25 +256,73 @@ func (s *Scanner) strong(dst *[64]byte, p []byte) []byte {
 	return s.h.Sum(dst[:0])[:s.m.x.StrongLen]
 }
 
-// claim marks block k known and emits data for it if this scanner won it.
+// claim marks block k and every block identical to it known, emitting data
+// for each block this scanner won.
 func (s *Scanner) claim(k int64, data []byte) error {
-	if !s.known.Claim(k) {
+	m := s.m
+	if m.groupDone(uint32(k)) {
 		return nil
 	}
-	if err := s.emit(k, data); err != nil {
-		s.known.Unclaim(k)
-		return err
+	g := m.group[k]
+	for b := g; b != noBlock; b = m.next[b] {
+		if !s.known.Claim(int64(b)) {
+			continue
+		}
+		if err := s.emit(int64(b), data); err != nil {
+			s.known.Unclaim(int64(b))
+			return err
+		}
+		s.found++
 	}
-	s.found++
+	atomic.OrUint64(&m.gdone[g>>6], 1<<(g&63))
 	return nil
 }
 
-// Scan tries every window start x in [0, limit) of buf. buf must hold at least
-// limit-1+Window() bytes (pad with zeros past the end of the seed). It returns
-// the position where scanning should resume: limit, or beyond it when a match
-// ran past limit. Continuation state carries over to the next call, which
-// should start at buf offset (returned position - limit) of the next buffer.
-func (s *Scanner) Scan(buf []byte, limit int) (int, error) {
+// continues reports whether window (at least Blocksize bytes, whose weak sum
+// is w0) holds target block k. It is tried whatever is already known, so a
+// run of matches is followed to its end by whichever scanner finds it.
+func (s *Scanner) continues(k int64, w0 uint32, window []byte) bool {
+	m := s.m
+	return k < m.n && w0&m.mask == m.x.Weak[k] &&
+		bytes.Equal(s.strong(&s.d0, window[:m.bs]), m.x.StrongSum(k))
+}
+
+// skipped records that positions [from, to) were jumped over.
+func (s *Scanner) skipped(from, to int64) {
+	if n := len(s.skips); n > 0 && s.skips[n-1].to == from {
+		s.skips[n-1].to = to
+		return
+	}
+	s.skips = append(s.skips, span{from, to})
+}
+
+// Extend tries the pending continuation at window (Blocksize bytes of the
+// seed at the continuation's position, zero-padded past the seed's end) and
+// reports whether it supplied a block that was not yet known. A section
+// calls it past its end, so a run of matches is not cut where the next
+// section begins.
+func (s *Scanner) Extend(window []byte) (bool, error) {
+	k := s.cont
+	s.cont = -1
+	if k < 0 || k >= s.m.n || s.known.Has(k) {
+		return false, nil
+	}
+	if !s.continues(k, rollsum.Sum(window[:s.m.bs]), window) {
+		return false, nil
+	}
+	if err := s.claim(k, window[:s.m.bs]); err != nil {
+		return false, err
+	}
+	s.cont, s.contAt = k+1, s.contAt+int64(s.m.bs)
+	return true, nil
+}
+
+// Scan tries every window start x in [0, limit) of buf, whose first byte is
+// at absolute seed position base. buf must hold at least limit-1+Window()
+// bytes (pad with zeros past the end of the seed). It returns the position
+// where scanning should resume: limit, or beyond it when a match ran past
+// limit. Continuation state carries over to the next call.
+func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 	m := s.m
 	bs := m.bs
 	if limit <= 0 {
@@ -244,30 +342,41 @@ func (s *Scanner) Scan(buf []byte, limit int) (int, error) {
 			}
 			fresh = false
 		}
-		if k := s.cont; k >= 0 {
+		at := base + int64(x)
+		if s.cont >= 0 && at >= s.contAt {
+			k := s.cont
 			s.cont = -1
-			if k < m.n && !s.known.Has(k) && w0&m.mask == m.x.Weak[k] &&
-				bytes.Equal(s.strong(&s.d0, buf[x:x+bs]), m.x.StrongSum(k)) {
+			if at == s.contAt && s.continues(k, w0, buf[x:]) {
 				if err := s.claim(k, buf[x:x+bs]); err != nil {
 					return x, err
 				}
-				s.cont = k + 1
-				x += bs
-				fresh = true
-				continue
+				s.cont, s.contAt = k+1, at+int64(bs)
+				if !m.sweep {
+					s.skipped(at+1, at+int64(bs))
+					x += bs
+					fresh = true
+					continue
+				}
 			}
 		}
 		w0m, w1m := w0&m.mask, w1&m.mask
 		h := hashKey(w0m, w1m)
 		if b := h >> m.bitShift; m.bits[b>>6]&(1<<(b&63)) != 0 {
-			matched, err := s.lookup(buf, x, h, w0m, w1m)
+			k, err := s.lookup(buf, x, h, w0m, w1m)
 			if err != nil {
 				return x, err
 			}
-			if matched {
-				x += m.seq * bs
-				fresh = true
-				continue
+			if k >= 0 {
+				run := int64(m.seq * bs)
+				if s.cont < 0 {
+					s.cont, s.contAt = k+int64(m.seq), at+run
+				}
+				if !m.sweep {
+					s.skipped(at+1, at+run)
+					x += int(run)
+					fresh = true
+					continue
+				}
 			}
 		}
 		if x+1 >= limit {
@@ -284,17 +393,26 @@ func (s *Scanner) Scan(buf []byte, limit int) (int, error) {
 	return x, nil
 }
 
-// lookup walks the bucket of hash h and claims every group whose run matches
-// the window at x. It reports whether anything matched.
-func (s *Scanner) lookup(buf []byte, x int, h uint64, w0m, w1m uint32) (bool, error) {
+// lookup walks the bucket of hash h and claims every run that matches the
+// window at x. It returns the first block of the first run that matched,
+// or -1.
+func (s *Scanner) lookup(buf []byte, x int, h uint64, w0m, w1m uint32) (int64, error) {
 	m := s.m
 	bs := m.bs
 	b := h >> m.bucketShift
 	var d0, d1 []byte
-	matched := false
+	first := int64(-1)
 	for e := int(m.start[b]); e < int(m.start[b+1]); e++ {
 		ent := &m.ents[e]
-		if ent.w0 != w0m || ent.w1 != w1m || m.isDone(e) {
+		if ent.w0 != w0m || ent.w1 != w1m {
+			continue
+		}
+		if m.groupDone(ent.blk) && (!m.sweep || m.seq == 1 || m.groupDone(ent.blk+1)) {
+			// zsync's rule in the main pass: a run never starts at a block
+			// already known (zsync unlinks known blocks from its hash).
+			// Besides saving a strong sum, this keeps the scan from jumping
+			// over seed data that may hold other, still missing blocks. The
+			// sweep also takes runs whose later block is missing.
 			continue
 		}
 		k := int64(ent.blk)
@@ -312,19 +430,14 @@ func (s *Scanner) lookup(buf []byte, x int, h uint64, w0m, w1m uint32) (bool, er
 				continue
 			}
 		}
-		// The whole group matches: claim every block of every run in it.
-		for g := ent.blk; g != noBlock; g = m.dupNext[g] {
-			for j := 0; j < m.seq; j++ {
-				if err := s.claim(int64(g)+int64(j), buf[x+j*bs:x+(j+1)*bs]); err != nil {
-					return false, err
-				}
+		for j := 0; j < m.seq; j++ {
+			if err := s.claim(k+int64(j), buf[x+j*bs:x+(j+1)*bs]); err != nil {
+				return -1, err
 			}
 		}
-		m.setDone(e)
-		if !matched {
-			s.cont = k + int64(m.seq)
-			matched = true
+		if first < 0 {
+			first = k
 		}
 	}
-	return matched, nil
+	return first, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -25,9 +26,11 @@ type Options struct {
 // seed is cut into sections scanned in parallel; each section reads a
 // window's worth past its end, so no match across a section boundary is
 // lost, and the seed is zero-padded past its end as zsync does (so a seed
-// ending where the target ends matches the short last block). Blocks already
-// known are not searched for. emit is called from several goroutines.
-// It returns how many blocks this seed supplied.
+// ending where the target ends matches the short last block). If blocks are
+// still missing afterwards, the positions the main pass jumped over are
+// swept (see the package comment). Blocks already known are not searched
+// for. emit is called from several goroutines. It returns how many blocks
+// this seed supplied.
 func (m *Matcher) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, known *Bitmap, emit EmitFunc, opts Options) (int64, error) {
 	if size <= 0 || m.n == 0 || known.Full() {
 		return 0, nil
@@ -36,48 +39,75 @@ func (m *Matcher) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	bufSize := opts.BufferSize
-	if bufSize <= 0 {
-		bufSize = 4 << 20
+	bufSize := max(opts.BufferSize, 4*m.Window())
+	if opts.BufferSize <= 0 {
+		bufSize = max(4<<20, 4*m.Window())
 	}
-	win := m.Window()
-	bufSize = max(bufSize, 4*win)
-
 	// Sections: big enough that the window overlap and sum restart are
 	// negligible, small enough to balance work between workers.
-	secSize := max(size/int64(workers*4), int64(bufSize))
-	secSize = min(secSize, 256<<20)
-	var next atomic.Int64 // next section start
-	var found atomic.Int64
+	secSize := min(max(size/int64(workers*4), int64(bufSize)), 256<<20)
+	var secs []span
+	for off := int64(0); off < size; off += secSize {
+		secs = append(secs, span{off, min(off+secSize, size)})
+	}
+	found, skips, err := m.scanSpans(ctx, ra, size, known, emit, secs, workers, bufSize, opts.Progress)
+	if err != nil || known.Full() || len(skips) == 0 {
+		return found, err
+	}
+	slices.SortFunc(skips, func(a, b span) int { return int(a.from - b.from) })
+	sm := m.sweeper(known)
+	if len(sm.ents) == 0 {
+		return found, nil
+	}
+	more, _, err := sm.scanSpans(ctx, ra, size, known, emit, skips, workers, bufSize, nil)
+	return found + more, err
+}
 
+// scanSpans scans the window starts in spans on several goroutines and
+// returns the blocks found and the positions jumped over.
+func (m *Matcher) scanSpans(ctx context.Context, ra io.ReaderAt, size int64, known *Bitmap, emit EmitFunc, spans []span, workers, bufSize int, progress func(int64)) (int64, []span, error) {
+	var next atomic.Int64
+	var found atomic.Int64
+	var mu sync.Mutex
+	var skips []span
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	for w := 0; w < workers && int64(w)*secSize < size; w++ {
+	for range min(workers, len(spans)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, bufSize+win)
+			buf := make([]byte, bufSize+m.Window())
 			s := NewScanner(m, known, emit)
 			for {
-				secStart := next.Add(secSize) - secSize
-				if secStart >= size || ctx.Err() != nil || known.Full() {
+				i := next.Add(1) - 1
+				if i >= int64(len(spans)) || ctx.Err() != nil || known.Full() {
 					break
 				}
-				secEnd := min(secStart+secSize, size)
-				if err := m.scanSection(ctx, ra, size, s, buf, secStart, secEnd, opts.Progress); err != nil {
+				if err := m.scanSection(ctx, ra, size, s, buf, spans[i].from, spans[i].to, progress); err != nil {
 					cancel(err)
 					break
 				}
 			}
 			found.Add(s.Found())
+			mu.Lock()
+			skips = append(skips, s.skips...)
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return found.Load(), err
+	return found.Load(), skips, context.Cause(ctx)
+}
+
+// readWindow reads len(buf) bytes of the seed at off, zero-padded past its end.
+func readWindow(ra io.ReaderAt, size int64, buf []byte, off int64) error {
+	avail := int(max(0, min(int64(len(buf)), size-off)))
+	n, err := ra.ReadAt(buf[:avail], off)
+	if err != nil && !(errors.Is(err, io.EOF) && n == avail) {
+		return fmt.Errorf("read seed at offset %d: %w", off, err)
 	}
-	return found.Load(), nil
+	clear(buf[avail:])
+	return nil
 }
 
 // scanSection scans window starts in [secStart, secEnd).
@@ -93,15 +123,11 @@ func (m *Matcher) scanSection(ctx context.Context, ra io.ReaderAt, size int64, s
 			return nil
 		}
 		limit := int(min(int64(len(buf)-win), secEnd-pos))
-		// Read limit-1+win bytes, zero-padded past the end of the seed.
 		want := limit - 1 + win
-		avail := int(max(0, min(int64(want), size-pos)))
-		n, err := ra.ReadAt(buf[:avail], pos)
-		if err != nil && !(errors.Is(err, io.EOF) && n == avail) {
-			return fmt.Errorf("read seed at offset %d: %w", pos, err)
+		if err := readWindow(ra, size, buf[:want], pos); err != nil {
+			return err
 		}
-		clear(buf[avail:want])
-		adv, err := s.Scan(buf[:want], limit)
+		adv, err := s.Scan(buf[:want], pos, limit)
 		if err != nil {
 			return err
 		}
@@ -109,6 +135,16 @@ func (m *Matcher) scanSection(ctx context.Context, ra io.ReaderAt, size int64, s
 			progress(int64(min(adv, limit)))
 		}
 		pos += int64(adv)
+	}
+	// Follow a run of matches past the section's end while it supplies
+	// blocks nobody has yet.
+	for s.cont >= 0 && s.contAt < size {
+		if err := readWindow(ra, size, buf[:m.bs], s.contAt); err != nil {
+			return err
+		}
+		if ok, err := s.Extend(buf[:m.bs]); err != nil || !ok {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,0 +1,87 @@
+package interop
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/zyncio/zync/internal/corpus"
+	"github.com/zyncio/zync/internal/testenv"
+)
+
+// TestGoToolchainUpdate updates the Go 1.22.1 toolchain tar to 1.22.2 (about
+// 210 MB each, built by internal/corpus from the Go module proxy) with the
+// real zsync and with zync, on the same zsyncmake control file served by
+// nginx. zync must not transfer more than zsync; both outputs must be exact.
+//
+// The tars are cached in corpus.DefaultCacheDir() ($ZYNC_CORPUS_DIR). The
+// test skips in -short mode except under CI=true, where it always runs.
+func TestGoToolchainUpdate(t *testing.T) {
+	testenv.SkipIfShort(t, "downloading two Go toolchains")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	cache, err := corpus.DefaultCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldTar, err := corpus.GoToolchainTar(ctx, cache, "go1.22.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newTar, err := corpus.GoToolchainTar(ctx, cache, "go1.22.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	served, work := t.TempDir(), t.TempDir()
+	const name = "go1.22.2.tar"
+	if err := os.Symlink(newTar, filepath.Join(served, name)); err != nil {
+		t.Fatal(err)
+	}
+	zsyncmake(t, served, "-u", name, "-o", name+".zsync", name)
+	ng := testenv.StartNginx(t, served)
+	wantSum, wantSize := fileSHA256(t, newTar)
+	ctlURL := ng.URL(name + ".zsync")
+
+	// The real zsync 0.6.2.
+	ng.Reset()
+	zsyncOut := filepath.Join(work, "zsync-out.tar")
+	start := time.Now()
+	if code, stderr := zsyncGet(t, work, "-i", oldTar, "-o", zsyncOut, ctlURL); code != 0 {
+		t.Fatalf("zsync: exit %d: %s", code, stderr)
+	}
+	zsyncTime := time.Since(start)
+	if sum, size := fileSHA256(t, zsyncOut); sum != wantSum || size != wantSize {
+		t.Fatalf("zsync output: %d bytes, sha256 %s; want %d, %s", size, sum, wantSize, wantSum)
+	}
+	log := ng.Log()
+	zsyncBytes, zsyncReqs := rangeRequests(t, log, "/"+name)
+	zsyncRanges, zsyncPayload := rangePayload(t, log, "/"+name, wantSize)
+	t.Logf("zsync 0.6.2: %d body bytes in %d requests (%d ranges, %d bytes of payload) for the %d-byte target, %v",
+		zsyncBytes, zsyncReqs, zsyncRanges, zsyncPayload, wantSize, zsyncTime.Round(time.Millisecond))
+	os.Remove(zsyncOut)
+
+	// zync.
+	ng.Reset()
+	zyncOut := filepath.Join(work, "zync-out.tar")
+	start = time.Now()
+	res, stderr, code := zyncGet(t, work, "-i", oldTar, "-o", zyncOut, ctlURL)
+	if code != 0 {
+		t.Fatalf("zync get: exit %d: %s", code, stderr)
+	}
+	zyncTime := time.Since(start)
+	if sum, size := fileSHA256(t, zyncOut); sum != wantSum || size != wantSize {
+		t.Fatalf("zync output: %d bytes, sha256 %s; want %d, %s", size, sum, wantSize, wantSum)
+	}
+	log = ng.Log()
+	checkAgainstLog(t, res, log)
+	zyncBytes, zyncReqs := rangeRequests(t, log, "/"+name)
+	zyncRanges, zyncPayload := rangePayload(t, log, "/"+name, wantSize)
+	t.Logf("zync: %d body bytes in %d requests (%d ranges, %d bytes of payload; it reports %d fetched, %d reused, %d requests), %v",
+		zyncBytes, zyncReqs, zyncRanges, zyncPayload, res.FetchedBytes, res.ReusedBytes, res.Requests, zyncTime.Round(time.Millisecond))
+	if zyncBytes > zsyncBytes {
+		t.Errorf("zync transferred %d bytes, more than zsync's %d", zyncBytes, zsyncBytes)
+	}
+}
