@@ -79,16 +79,6 @@ type Result struct {
 	SHA256   string        `json:"sha256"`  // hex SHA-256 of the target
 }
 
-// NewHTTPClient returns the HTTP client zync uses by default: HTTP/1.1 and
-// HTTP/2, TLS verified against the system roots, proxies from the
-// environment, no overall timeout (transfers can be long; contexts bound them).
-func NewHTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 16
-	tr.DisableCompression = true
-	return &http.Client{Transport: tr}
-}
-
 // Control is a parsed control file and where it came from.
 type Control struct {
 	File *zsyncfile.File

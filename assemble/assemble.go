@@ -196,7 +196,7 @@ func (a *Assembly) Receive(r source.Range, data io.Reader) error {
 		h.Reset()
 		h.Write(buf)
 		if rollsum.Sum(buf)&a.x.WeakMask() != a.x.Weak[k] || !bytes.Equal(h.Sum(sum[:0])[:a.x.StrongLen], a.x.StrongSum(k)) {
-			return fmt.Errorf("%w: block %d (bytes %d-%d)", ErrBlockMismatch, k, off, off+int64(n)-1)
+			return fmt.Errorf("%w: %w: block %d (bytes %d-%d)", ErrBlockMismatch, source.ErrBadData, k, off, off+int64(n)-1)
 		}
 		if !a.known.Claim(k) {
 			continue

@@ -44,4 +44,12 @@ var (
 	ErrPermanent = errors.New("permanent source failure")
 	// ErrLengthMismatch means the source's target length differs from the index's.
 	ErrLengthMismatch = errors.New("control file and target differ")
+	// ErrBadData is wrapped by errors a Fetch callback returns when the bytes
+	// a source delivered failed verification (a corrupting CDN, a shifted
+	// answer). Decorators may fetch the same range again, preferably from
+	// another mirror, a bounded number of times.
+	ErrBadData = errors.New("source sent bad data")
+	// ErrChanged means the target changed on the server during the run (its
+	// validators no longer match); data fetched so far may be stale.
+	ErrChanged = errors.New("target changed on the server")
 )
