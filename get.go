@@ -1,9 +1,14 @@
 package zync
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha1"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/zyncio/zync/index"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -12,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,7 +51,7 @@ type GetOptions struct {
 	BaseURL string
 	// KeepControl, if set, is where the control file is saved.
 	KeepControl string
-	// Client makes the HTTP requests; nil means NewHTTPClient().
+	// Client makes the HTTP requests; nil means NewHTTPClient(HTTPOptions{}).
 	Client *http.Client
 	// Header is added to every HTTP request.
 	Header http.Header
@@ -58,13 +64,38 @@ type GetOptions struct {
 	Progress func(Event)
 	// Logger receives warnings (an unreadable seed) and debug detail; nil discards.
 	Logger *slog.Logger
+	// Mirrors are more URLs of the target, tried besides the control file's.
+	Mirrors []string
+	// DryRun scans the seeds and reports the plan in Result.Plan without
+	// writing or fetching anything.
+	DryRun bool
+	// StallTimeout aborts (and retries) a request whose body makes no
+	// progress for this long; 0 means 30 s.
+	StallTimeout time.Duration
+	// MinSavings is the fraction of the target the seeds must supply for a
+	// delta transfer to be worth its range requests; below it the target is
+	// fetched whole with one plain request. 0 means 0.05; negative never
+	// falls back.
+	MinSavings float64
+}
+
+// Plan is what a Get will do once the seeds are scanned.
+type Plan struct {
+	Length   int64 `json:"length"`   // target length
+	Reused   int64 `json:"reused"`   // bytes the seeds (and a resumed run) supply
+	ToFetch  int64 `json:"to_fetch"` // bytes to fetch
+	Ranges   int   `json:"ranges"`   // byte ranges to fetch
+	Requests int   `json:"requests"` // HTTP requests it should take (at best)
+	Whole    bool  `json:"whole"`    // fetched whole: the delta saves too little
 }
 
 // Event is a progress report.
 type Event struct {
-	Phase string // "scan", "fetch" or "verify"
-	Path  string // the seed being scanned, or the URL being fetched
-	Bytes int64  // bytes processed since the previous event of this phase
+	Phase   string // "scan", "plan", "fetch", "retry", "verify", "warning" or "done"
+	Path    string // the seed being scanned, or the URL being fetched
+	Bytes   int64  // bytes processed since the previous event of this phase
+	Total   int64  // the phase's total bytes, when known
+	Message string // detail for "plan", "retry" and "warning"
 }
 
 // Result summarises a Get.
@@ -77,11 +108,17 @@ type Result struct {
 	Elapsed  time.Duration `json:"-"`
 	Checked  string        `json:"checked"` // whole-file hashes verified, e.g. "SHA-256+SHA-1"
 	SHA256   string        `json:"sha256"`  // hex SHA-256 of the target
+	Plan     *Plan         `json:"plan,omitempty"`
+	UpToDate bool          `json:"up_to_date"` // the output already was the target; nothing was fetched
+	Resumed  bool          `json:"resumed"`    // an interrupted run's verified blocks were reused
 }
 
 // Control is a parsed control file and where it came from.
 type Control struct {
 	File *zsyncfile.File
+	// Hash is the SHA-256 of the control file's bytes; it ties resumable
+	// state to the control file it was made for.
+	Hash [32]byte
 	// Base resolves the control file's relative URLs (the final URL after
 	// redirects for a fetched control file); nil when unknown.
 	Base *url.URL
@@ -95,7 +132,10 @@ func LoadControl(ctx context.Context, client *http.Client, header http.Header, s
 	var body io.Reader
 	if isURL(src) {
 		if client == nil {
-			client = NewHTTPClient()
+			var err error
+			if client, err = NewHTTPClient(HTTPOptions{}); err != nil {
+				return nil, err
+			}
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
 		if err != nil {
@@ -133,10 +173,16 @@ func LoadControl(ctx context.Context, client *http.Client, header http.Header, s
 		c.Base = u
 	}
 	parse := func(r io.Reader) error {
-		f, err := zsyncfile.Parse(r)
+		h := sha256.New()
+		f, err := zsyncfile.Parse(io.TeeReader(r, h))
 		if err != nil {
 			return fmt.Errorf("control file %s: %w", src, err)
 		}
+		// Hash what follows the records too, so the hash covers the file.
+		if _, err := io.Copy(h, r); err != nil {
+			return fmt.Errorf("read control file %s: %w", src, err)
+		}
+		copy(c.Hash[:], h.Sum(nil))
 		c.File = f
 		return nil
 	}
@@ -211,7 +257,10 @@ func Get(ctx context.Context, src string, opts GetOptions) (*Result, error) {
 	start := time.Now()
 	client := opts.Client
 	if client == nil {
-		client = NewHTTPClient()
+		var err error
+		if client, err = NewHTTPClient(HTTPOptions{}); err != nil {
+			return nil, err
+		}
 	}
 	c, err := LoadControl(ctx, client, opts.Header, src, opts.BaseURL, opts.KeepControl)
 	if err != nil {
@@ -234,100 +283,92 @@ func Get(ctx context.Context, src string, opts GetOptions) (*Result, error) {
 // Update builds the target that c describes at the path out.
 func Update(ctx context.Context, c *Control, out string, opts GetOptions) (res *Result, err error) {
 	start := time.Now()
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	u := &updater{c: c, x: &c.File.Index, out: out, opts: opts, logger: opts.Logger, progress: opts.Progress}
+	if u.logger == nil {
+		u.logger = slog.New(slog.DiscardHandler)
 	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = func(Event) {}
+	if u.progress == nil {
+		u.progress = func(Event) {}
 	}
-	x := &c.File.Index
-	if st, err := os.Stat(out); err == nil && !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("output %s exists and is not a regular file", out)
+	res, err = u.run(ctx)
+	if res != nil {
+		res.Elapsed = time.Since(start)
 	}
-	a, err := assemble.Begin(out, x)
-	if err != nil {
-		return nil, err
+	if err != nil && ctx.Err() != nil && !strings.Contains(err.Error(), resumeHint) {
+		err = fmt.Errorf("%s: %w", resumeHint, err)
 	}
-	keep := false
-	defer func() {
-		if cerr := a.Close(keep); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
+	return res, err
+}
 
-	// Seeds: the user's, then the old output, then an interrupted run's part file.
-	seeds := append([]string(nil), opts.Seeds...)
-	seeds = append(seeds, out, out+assemble.PartSuffix)
-	seen := map[string]bool{}
-	for i, s := range seeds {
-		abs, _ := filepath.Abs(s)
-		if seen[abs] || a.Known().Full() {
-			continue
+const resumeHint = "interrupted; run the same command again to resume"
+
+// updater carries one Update through its steps.
+type updater struct {
+	c        *Control
+	x        *index.Index
+	out      string
+	opts     GetOptions
+	logger   *slog.Logger
+	progress func(Event)
+	a        *assemble.Assembly
+	requests atomic.Int64
+	wire     atomic.Int64
+}
+
+func (u *updater) run(ctx context.Context) (*Result, error) {
+	if st, err := os.Stat(u.out); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("output %s exists and is not a regular file", u.out)
+	}
+	if ok, err := u.upToDate(ctx); err != nil {
+		return nil, err
+	} else if ok {
+		return &Result{Output: u.out, Length: u.x.Length, Reused: u.x.Length, UpToDate: true, Checked: u.hashName(), SHA256: u.sha256()}, nil
+	}
+	if u.opts.DryRun {
+		return u.dryRun(ctx)
+	}
+	id := assemble.Identity{Control: u.c.Hash, Length: u.x.Length, Blocksize: u.x.Blocksize}
+	a, j, err := assemble.Resume(u.out, u.x, id)
+	resumed := err == nil
+	if resumed {
+		id.Validator = j.Validator
+		u.logger.Info("resuming an interrupted run", "blocks", j.Count())
+	} else {
+		if err := assemble.CheckSpace(filepath.Dir(absPath(u.out)), u.x.Length); err != nil {
+			return nil, err
 		}
-		seen[abs] = true
-		_, err := a.ScanSeed(ctx, s, scan.Options{
-			Workers:  opts.Workers,
-			Progress: func(n int64) { progress(Event{Phase: "scan", Path: s, Bytes: n}) },
-		})
-		switch {
-		case err == nil:
-		case errors.Is(err, assemble.ErrSeedUnusable):
-			if i < len(opts.Seeds) || !errors.Is(err, fs.ErrNotExist) {
-				logger.Warn("seed skipped", "seed", s, "err", err)
-			}
-		case ctx.Err() != nil:
-			return nil, fmt.Errorf("interrupted; run the same command again to resume: %w", ctx.Err())
-		default:
+		if a, err = assemble.Begin(u.out, u.x); err != nil {
 			return nil, err
 		}
 	}
-	if err := a.Park(); err != nil {
-		return nil, err
-	}
-	keep = true
+	u.a = a
+	a.SetIdentity(id)
+	keep := true
+	defer func() { _ = a.Close(keep) }()
 
-	var requests atomic.Int64
-	var wire atomic.Int64
-	if !a.Known().Full() {
-		urls, err := c.TargetURLs()
-		if err != nil {
+	if !resumed {
+		if err := u.scanSeeds(ctx); err != nil {
 			return nil, err
 		}
-		var lastErr error
-		for _, u := range urls {
-			src, err := httpsource.New(u, httpsource.Options{
-				Client:      opts.Client,
-				Header:      opts.Header,
-				Concurrency: opts.Concurrency,
-				Length:      x.Length,
-				Logger:      logger,
-				OnRequest: func(ri httpsource.RequestInfo) {
-					requests.Add(1)
-					wire.Add(ri.Bytes)
-					progress(Event{Phase: "fetch", Path: u, Bytes: ri.Bytes})
-				},
-			})
-			if err != nil {
-				lastErr = err
-				continue
-			}
-			lastErr = a.Fetch(ctx, src)
-			if lastErr == nil || ctx.Err() != nil {
-				break
-			}
-			logger.Warn("URL failed", "url", u, "err", lastErr)
+		if err := a.Park(); err != nil {
+			return nil, err
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("interrupted; run the same command again to resume: %w", ctx.Err())
-		}
-		if lastErr != nil {
-			return nil, lastErr
+	} else if err := assemble.CheckSpace(filepath.Dir(absPath(u.out)), a.MissingBytesOnDisk()); err != nil {
+		return nil, err
+	}
+
+	plan := u.plan()
+	u.progress(Event{Phase: "plan", Total: plan.ToFetch, Message: fmt.Sprintf("reuse %d bytes, fetch %d bytes in %d ranges", plan.Reused, plan.ToFetch, plan.Ranges)})
+	if plan.ToFetch > 0 {
+		if err := u.fetch(ctx, plan, &id); err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%s: %w", resumeHint, ctx.Err())
+			}
+			return nil, err
 		}
 	}
 
-	checked, sum, err := a.Verify(ctx, assemble.Hashes{SHA1: c.File.SHA1, SHA256: c.File.SHA256})
+	checked, sum, err := a.Verify(ctx, assemble.Hashes{SHA1: u.c.File.SHA1, SHA256: u.c.File.SHA256})
 	if err != nil {
 		if errors.Is(err, assemble.ErrVerify) {
 			keep = false // proven wrong: nothing in it is worth resuming from
@@ -335,19 +376,275 @@ func Update(ctx context.Context, c *Control, out string, opts GetOptions) (res *
 		return nil, err
 	}
 	if checked == "" {
-		logger.Warn("the control file has no whole-file hash; only block sums were checked")
+		u.logger.Warn("the control file has no whole-file hash; only block sums were checked")
 	}
-	if err := a.Commit(assemble.CommitOptions{MTime: c.File.MTime}); err != nil {
+	if err := a.Commit(assemble.CommitOptions{MTime: u.c.File.MTime}); err != nil {
 		return nil, err
 	}
+	// Clean up after a run that was resumed from a part left by an older
+	// control file's run: nothing else of ours may stay beside the output.
+	_ = os.Remove(u.out + assemble.PartSuffix + assemble.JournalSuffix)
+	u.progress(Event{Phase: "done", Bytes: u.x.Length, Total: u.x.Length})
 	return &Result{
-		Output:   out,
-		Length:   x.Length,
-		Reused:   a.Reused(),
-		Fetched:  wire.Load(),
-		Requests: int(requests.Load()),
-		Elapsed:  time.Since(start),
+		Output:   u.out,
+		Length:   u.x.Length,
+		Reused:   a.Reused() + a.ResumedBytes(),
+		Fetched:  u.wire.Load(),
+		Requests: int(u.requests.Load()),
 		Checked:  checked,
 		SHA256:   fmt.Sprintf("%x", sum),
+		Plan:     &plan,
+		Resumed:  resumed,
 	}, nil
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// hashName names the whole-file hash upToDate checks with.
+func (u *updater) hashName() string {
+	switch {
+	case u.c.File.SHA256 != nil:
+		return "SHA-256"
+	case u.c.File.SHA1 != nil:
+		return "SHA-1"
+	}
+	return ""
+}
+
+func (u *updater) sha256() string {
+	if u.c.File.SHA256 != nil {
+		return fmt.Sprintf("%x", u.c.File.SHA256)
+	}
+	return ""
+}
+
+// upToDate reports whether the output already is the target (same length
+// and whole-file hash), in which case nothing needs fetching or writing.
+func (u *updater) upToDate(ctx context.Context) (bool, error) {
+	f, err := os.Open(u.out)
+	if err != nil {
+		return false, nil
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() != u.x.Length || u.hashName() == "" {
+		return false, nil
+	}
+	var h hash.Hash
+	want := u.c.File.SHA256
+	if want != nil {
+		h = sha256.New()
+	} else {
+		h, want = sha1.New(), u.c.File.SHA1
+	}
+	buf := make([]byte, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		n, err := f.Read(buf)
+		h.Write(buf[:n])
+		u.progress(Event{Phase: "verify", Path: u.out, Bytes: int64(n), Total: u.x.Length})
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return false, nil
+		}
+	}
+	return bytes.Equal(h.Sum(nil), want), nil
+}
+
+// seedPaths lists the seeds in the order they are read: the user's, the
+// old output, then an interrupted run's part file.
+func (u *updater) seedPaths() []string {
+	seeds := append([]string(nil), u.opts.Seeds...)
+	return append(seeds, u.out, u.out+assemble.PartSuffix)
+}
+
+func (u *updater) scanSeeds(ctx context.Context) error {
+	seen := map[string]bool{}
+	for i, s := range u.seedPaths() {
+		abs := absPath(s)
+		if seen[abs] || u.a.Known().Full() {
+			continue
+		}
+		seen[abs] = true
+		var total int64
+		if st, err := os.Stat(s); err == nil {
+			total = st.Size()
+		}
+		_, err := u.a.ScanSeed(ctx, s, scan.Options{
+			Workers:  u.opts.Workers,
+			Progress: func(n int64) { u.progress(Event{Phase: "scan", Path: s, Bytes: n, Total: total}) },
+		})
+		switch {
+		case err == nil:
+		case errors.Is(err, assemble.ErrSeedUnusable):
+			if i < len(u.opts.Seeds) || !errors.Is(err, fs.ErrNotExist) {
+				u.logger.Warn("seed skipped", "seed", s, "err", err)
+				u.progress(Event{Phase: "warning", Path: s, Message: err.Error()})
+			}
+		case ctx.Err() != nil:
+			return fmt.Errorf("%s: %w", resumeHint, ctx.Err())
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+func (u *updater) dryRun(ctx context.Context) (*Result, error) {
+	a, err := assemble.BeginDry(u.x)
+	if err != nil {
+		return nil, err
+	}
+	u.a = a
+	if err := u.scanSeeds(ctx); err != nil {
+		return nil, err
+	}
+	plan := u.plan()
+	return &Result{Output: u.out, Length: u.x.Length, Reused: plan.Reused, Plan: &plan}, nil
+}
+
+const defaultMinSavings = 0.05
+
+// plan says what remains to fetch, and whether a delta is worth it.
+func (u *updater) plan() Plan {
+	rs := u.a.Missing()
+	p := Plan{Length: u.x.Length, Ranges: len(rs)}
+	for _, r := range rs {
+		p.ToFetch += r.Len
+	}
+	p.Reused = u.x.Length - p.ToFetch
+	threshold := u.opts.MinSavings
+	if threshold == 0 {
+		threshold = defaultMinSavings
+	}
+	if p.ToFetch > 0 && float64(p.Reused) < threshold*float64(u.x.Length) && u.a.ResumedBytes() == 0 {
+		p.Whole, p.Ranges, p.Requests = true, 1, 1
+		return p
+	}
+	maxRanges := httpsource.DefaultMaxRanges
+	conc := max(u.opts.Concurrency, 1)
+	p.Requests = max((p.Ranges+maxRanges-1)/maxRanges, min(p.Ranges, conc))
+	return p
+}
+
+// fetch gets the missing blocks, checkpointing the journal as it goes.
+func (u *updater) fetch(ctx context.Context, plan Plan, id *assemble.Identity) error {
+	urls, err := u.targetURLs()
+	if err != nil {
+		return err
+	}
+	if plan.Whole {
+		u.logger.Warn("the seeds supply too little for a delta to pay; downloading the whole target",
+			"reused", plan.Reused, "length", plan.Length)
+		u.progress(Event{Phase: "warning", Message: "seeds supply too little; downloading the whole target"})
+	}
+	src, err := u.source(ctx, urls, id)
+	if err != nil {
+		return err
+	}
+	// Checkpoint the journal every second while fetching, so a kill loses
+	// at most a second of verified data.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if err := u.a.Checkpoint(); err != nil {
+					u.logger.Warn("checkpoint failed", "err", err)
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	// Report payload progress as the assembler consumes it.
+	receive := func(r source.Range, data io.Reader) error {
+		return u.a.Receive(r, &progressReader{r: data, fn: func(n int) {
+			u.progress(Event{Phase: "fetch", Bytes: int64(n), Total: plan.ToFetch})
+		}})
+	}
+	if plan.Whole {
+		return src.Fetch(ctx, []source.Range{{Off: 0, Len: u.x.Length}}, receive)
+	}
+	return src.Fetch(ctx, u.a.Missing(), receive)
+}
+
+type progressReader struct {
+	r  io.Reader
+	fn func(int)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.fn(n)
+	}
+	return n, err
+}
+
+func (u *updater) targetURLs() ([]string, error) {
+	urls, err := u.c.TargetURLs()
+	if err != nil && len(u.opts.Mirrors) == 0 {
+		return nil, err
+	}
+	urls = append(urls, u.opts.Mirrors...)
+	return urls, nil
+}
+
+// source returns where the missing bytes come from: the first URL whose
+// server confirms the control file's length. A server reporting a different
+// length stops the run: the control file and the target differ.
+func (u *updater) source(ctx context.Context, urls []string, id *assemble.Identity) (source.Source, error) {
+	var lastErr error
+	for _, url := range urls {
+		hs, err := httpsource.New(url, httpsource.Options{
+			Client:      u.opts.Client,
+			Header:      u.opts.Header,
+			Concurrency: u.opts.Concurrency,
+			Length:      u.x.Length,
+			Logger:      u.logger,
+			OnRequest: func(ri httpsource.RequestInfo) {
+				u.requests.Add(1)
+				u.wire.Add(ri.Bytes)
+			},
+		})
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		info, err := hs.Stat(ctx)
+		if errors.Is(err, source.ErrLengthMismatch) {
+			return nil, fmt.Errorf("%s: %w: the control file says %d bytes, the server has %d", url, source.ErrLengthMismatch, u.x.Length, info.Length)
+		}
+		if err != nil {
+			lastErr = err
+			u.logger.Warn("URL unusable", "url", url, "err", err)
+			continue
+		}
+		v := info.ETag
+		if v == "" {
+			v = info.LastModified
+		}
+		if v != "" && v != id.Validator {
+			id.Validator = v
+			u.a.SetIdentity(*id)
+		}
+		return hs, nil
+	}
+	return nil, lastErr
 }

@@ -49,10 +49,13 @@ const PartSuffix = ".zync-part"
 type Assembly struct {
 	x       *index.Index
 	m       *scan.Matcher
-	known   *scan.Bitmap
+	known   *scan.Bitmap // claimed: found or fetched (possibly still being written)
+	written *scan.Bitmap // written to the file (what a checkpoint may record)
 	final   string
 	tmpPath string
-	f       *os.File
+	f       *os.File // nil for a dry run
+	id      Identity
+	resumed int64 // blocks taken over from an interrupted run
 
 	reused  atomic.Int64 // target bytes taken from seeds
 	fetched atomic.Int64 // target bytes fetched and verified
@@ -76,7 +79,99 @@ func Begin(final string, x *index.Index) (*Assembly, error) {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("size temporary file %s: %w", tmp, err)
 	}
-	return &Assembly{x: x, m: scan.NewMatcher(x), known: scan.NewBitmap(x.NumBlocks()), final: final, tmpPath: tmp, f: f}, nil
+	return newAssembly(final, x, tmp, f), nil
+}
+
+func newAssembly(final string, x *index.Index, tmp string, f *os.File) *Assembly {
+	return &Assembly{
+		x: x, m: scan.NewMatcher(x), final: final, tmpPath: tmp, f: f,
+		known: scan.NewBitmap(x.NumBlocks()), written: scan.NewBitmap(x.NumBlocks()),
+	}
+}
+
+// BeginDry returns an Assembly that only plans: seeds are scanned and blocks
+// counted, nothing is written.
+func BeginDry(x *index.Index) (*Assembly, error) {
+	if err := x.Validate(); err != nil {
+		return nil, err
+	}
+	return newAssembly("", x, "", nil), nil
+}
+
+// Resume takes over the part file an interrupted run left beside final, if
+// its journal belongs to the same target (id's control file hash, length and
+// blocksize). The blocks the journal records are known at once, without
+// reading them again. It returns an error wrapping ErrJournal when there is
+// nothing to resume; the caller then calls Begin (and scans the part file as
+// a seed, which recovers its blocks the slow way).
+func Resume(final string, x *index.Index, id Identity) (*Assembly, *Journal, error) {
+	part := final + PartSuffix
+	j, err := ReadJournal(part + JournalSuffix)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrJournal, err)
+	}
+	if j.Control != id.Control || j.Length != x.Length || j.Blocksize != x.Blocksize || j.Blocks != x.NumBlocks() {
+		return nil, nil, fmt.Errorf("%w: it belongs to another control file", ErrJournal)
+	}
+	f, err := os.OpenFile(part, os.O_RDWR, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrJournal, err)
+	}
+	if st, err := f.Stat(); err != nil || st.Size() != x.Length {
+		f.Close()
+		return nil, nil, fmt.Errorf("%w: part file has the wrong size", ErrJournal)
+	}
+	a := newAssembly(final, x, part, f)
+	a.id = id
+	for k := int64(0); k < j.Blocks; k++ {
+		if j.Has(k) {
+			a.known.Claim(k)
+			a.written.Claim(k)
+		}
+	}
+	a.resumed = a.known.Count()
+	return a, j, nil
+}
+
+// ResumedBytes returns the target bytes taken over from an interrupted run.
+func (a *Assembly) ResumedBytes() int64 {
+	return min(a.resumed*int64(a.x.Blocksize), a.x.Length)
+}
+
+// SetIdentity sets what checkpoints record the part file as (see Checkpoint).
+func (a *Assembly) SetIdentity(id Identity) { a.id = id }
+
+// Checkpoint makes the blocks written so far durable (fsync) and records
+// them in the journal beside the part file, so an interrupted run resumes
+// without fetching them again. It does nothing before Park or for a dry run.
+func (a *Assembly) Checkpoint() error {
+	if a.f == nil || a.tmpPath != a.final+PartSuffix || a.id == (Identity{}) {
+		return nil
+	}
+	// Snapshot first: only blocks written before the fsync are recorded.
+	snap := scan.NewBitmap(a.x.NumBlocks())
+	for k := int64(0); k < a.x.NumBlocks(); k++ {
+		if a.written.Has(k) {
+			snap.Claim(k)
+		}
+	}
+	if err := a.f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", a.tmpPath, err)
+	}
+	data := encodeJournal(a.id, a.x.NumBlocks(), snap)
+	jp := a.tmpPath + JournalSuffix
+	tmp := jp + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if f, err := os.Open(tmp); err == nil {
+		_ = f.Sync()
+		f.Close()
+	}
+	if err := os.Rename(tmp, jp); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	return nil
 }
 
 // Index returns the target's index.
@@ -95,10 +190,14 @@ func (a *Assembly) Fetched() int64 { return a.fetched.Load() }
 func (a *Assembly) TempPath() string { return a.tmpPath }
 
 func (a *Assembly) writeBlock(k int64, data []byte) error {
+	if a.f == nil {
+		return nil
+	}
 	n := a.x.BlockLen(k)
 	if _, err := a.f.WriteAt(data[:n], k*int64(a.x.Blocksize)); err != nil {
 		return fmt.Errorf("write block %d to %s: %w", k, a.tmpPath, err)
 	}
+	a.written.Claim(k)
 	return nil
 }
 
@@ -117,8 +216,10 @@ func (a *Assembly) ScanSeed(ctx context.Context, path string, opts scan.Options)
 	if !st.Mode().IsRegular() {
 		return 0, fmt.Errorf("%w: %s is not a regular file", ErrSeedUnusable, path)
 	}
-	if tst, err := a.f.Stat(); err == nil && os.SameFile(st, tst) {
-		return 0, nil
+	if a.f != nil {
+		if tst, err := a.f.Stat(); err == nil && os.SameFile(st, tst) {
+			return 0, nil
+		}
 	}
 	var bytesFound atomic.Int64
 	_, err = a.m.ScanReaderAt(ctx, f, st.Size(), a.known, func(k int64, data []byte) error {
@@ -277,12 +378,20 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // one, so that an interrupted run leaves its verified blocks for the next.
 // Call it after the seeds (including an old part file) have been scanned.
 func (a *Assembly) Park() error {
+	if a.f == nil || a.tmpPath == a.final+PartSuffix {
+		return nil
+	}
 	part := a.final + PartSuffix
+	// The old journal describes the old part file: it must be gone before
+	// the new part takes its name.
+	if err := os.Remove(part + JournalSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove old journal: %w", err)
+	}
 	if err := os.Rename(a.tmpPath, part); err != nil {
 		return fmt.Errorf("keep partial download: %w", err)
 	}
 	a.tmpPath = part
-	return nil
+	return a.Checkpoint()
 }
 
 // CommitOptions say what the final file looks like.
@@ -322,6 +431,7 @@ func (a *Assembly) Commit(opts CommitOptions) error {
 	if err := os.Rename(a.tmpPath, a.final); err != nil {
 		return fmt.Errorf("move verified target into place: %w", err)
 	}
+	_ = os.Remove(a.tmpPath + JournalSuffix)
 	syncDir(filepath.Dir(a.final))
 	return nil
 }
@@ -333,9 +443,16 @@ func (a *Assembly) Close(keep bool) error {
 	if a.f == nil {
 		return nil
 	}
-	err := a.f.Close()
+	var err error
+	if keep {
+		err = a.Checkpoint()
+	}
+	if cerr := a.f.Close(); err == nil {
+		err = cerr
+	}
 	a.f = nil
 	if !keep {
+		_ = os.Remove(a.tmpPath + JournalSuffix)
 		if rerr := os.Remove(a.tmpPath); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
 			err = rerr
 		}
