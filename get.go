@@ -353,8 +353,15 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 		if err := a.Park(); err != nil {
 			return nil, err
 		}
-	} else if err := assemble.CheckSpace(filepath.Dir(absPath(u.out)), a.MissingBytesOnDisk()); err != nil {
-		return nil, err
+	} else {
+		if n, err := a.Recover(ctx); err != nil {
+			return nil, err
+		} else if n > 0 {
+			u.logger.Info("recovered blocks written after the last checkpoint", "blocks", n)
+		}
+		if err := assemble.CheckSpace(filepath.Dir(absPath(u.out)), a.MissingBytesOnDisk()); err != nil {
+			return nil, err
+		}
 	}
 
 	plan := u.plan()
