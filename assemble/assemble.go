@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -334,12 +335,13 @@ func (a *Assembly) Verify(ctx context.Context, want Hashes) (checked string, sum
 	if want.SHA1 != nil {
 		checks = append(checks, check{"SHA-1", sha1.New(), want.SHA1})
 	}
+	// One read of the file feeds every hash, each on its own goroutine.
 	ws := make([]io.Writer, len(checks))
 	for i, c := range checks {
 		ws[i] = c.h
 	}
 	r := io.NewSectionReader(a.f, 0, a.x.Length)
-	if _, err := io.CopyBuffer(io.MultiWriter(ws...), ctxReader{ctx, r}, make([]byte, 1<<20)); err != nil {
+	if err := hashParallel(ctxReader{ctx, r}, ws); err != nil {
 		return "", nil, fmt.Errorf("read back %s: %w", a.tmpPath, err)
 	}
 	names := ""
@@ -360,6 +362,34 @@ func (a *Assembly) Verify(ctx context.Context, want Hashes) (checked string, sum
 		names += c.name
 	}
 	return names, sum256, nil
+}
+
+// hashParallel reads r once and writes every chunk to each of ws, each
+// writer on its own goroutine, while the next chunk is read.
+func hashParallel(r io.Reader, ws []io.Writer) error {
+	bufs := [2][]byte{make([]byte, 1<<20), make([]byte, 1<<20)}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for cur := 0; ; cur ^= 1 {
+		n, err := io.ReadFull(r, bufs[cur])
+		wg.Wait() // the writers are done with the other buffer
+		if n > 0 {
+			p := bufs[cur][:n]
+			wg.Add(len(ws))
+			for _, w := range ws {
+				go func() {
+					defer wg.Done()
+					w.Write(p)
+				}()
+			}
+		}
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			return nil
+		case err != nil:
+			return err
+		}
+	}
 }
 
 type ctxReader struct {
