@@ -29,13 +29,11 @@ func SumPadded(p []byte, n int) uint32 {
 	if len(p) > n {
 		panic("rollsum: data longer than window")
 	}
-	var a, b uint32
-	w := uint32(n)
-	for i, c := range p {
-		a += uint32(c)
-		b += (w - uint32(i)) * uint32(c)
-	}
-	return (a&0xffff)<<16 | b&0xffff
+	// The zero padding adds nothing to A and adds A once per padding byte to B.
+	s := Sum(p)
+	a, b := s>>16, s&0xffff
+	b += a * uint32(n-len(p))
+	return a<<16 | b&0xffff
 }
 
 // Roll moves a window of length 1<<shift one byte forward: out leaves at the

@@ -58,6 +58,38 @@ func TestRollMatchesDirect(t *testing.T) {
 	}
 }
 
+func TestSumMatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for n := 0; n < 300; n++ {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(r.IntN(256))
+		}
+		var a, bb uint32
+		for i, c := range p {
+			a += uint32(c)
+			bb += uint32(n-i) * uint32(c)
+		}
+		if want := (a&0xffff)<<16 | bb&0xffff; Sum(p) != want {
+			t.Fatalf("n=%d: Sum %#x, definition %#x", n, Sum(p), want)
+		}
+		for pad := n; pad < n+70; pad += 7 {
+			q := append(append([]byte(nil), p...), make([]byte, pad-n)...)
+			if SumPadded(p, pad) != Sum(q) {
+				t.Fatalf("n=%d pad=%d: SumPadded differs from Sum of padded data", n, pad)
+			}
+		}
+	}
+}
+
+func BenchmarkSum(b *testing.B) {
+	data := make([]byte, 4096)
+	b.SetBytes(4096)
+	for b.Loop() {
+		Sum(data)
+	}
+}
+
 func BenchmarkRoll(b *testing.B) {
 	data := make([]byte, 1<<20+2048)
 	for i := range data {

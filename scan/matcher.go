@@ -350,14 +350,15 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 	// The sums are kept unmasked in 32-bit halves: only their low 16 bits
 	// matter, and masking is done once per position when the key is built.
 	var a0, b0, a1, b1 uint32
-	fresh := true
+	// fresh0/fresh1: the first/second window's sums must be computed anew.
+	// The second is computed only when a table lookup needs it: a run of
+	// continuations never does, and after one the second window becomes the
+	// first.
+	fresh0, fresh1 := true, m.seq == 2
 	for x < limit {
-		if fresh {
+		if fresh0 {
 			a0, b0 = sums(buf[x : x+bs])
-			if m.seq == 2 {
-				a1, b1 = sums(buf[x+bs : x+2*bs])
-			}
-			fresh = false
+			fresh0 = false
 		}
 		at := base + int64(x)
 		w0 := (a0<<16 | b0&0xffff)
@@ -372,10 +373,19 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 				if !m.sweep {
 					s.skipped(at+1, at+int64(bs))
 					x += bs
-					fresh = true
+					if m.seq == 2 && !fresh1 {
+						a0, b0 = a1, b1
+					} else {
+						fresh0 = true
+					}
+					fresh1 = m.seq == 2
 					continue
 				}
 			}
+		}
+		if fresh1 {
+			a1, b1 = sums(buf[x+bs : x+2*bs])
+			fresh1 = false
 		}
 		w0m, w1m := w0&m.mask, (a1<<16|b1&0xffff)&m.mask
 		h := hashKey(w0m, w1m)
@@ -392,7 +402,7 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 				if !m.sweep {
 					s.skipped(at+1, at+run)
 					x += int(run)
-					fresh = true
+					fresh0, fresh1 = true, m.seq == 2
 					continue
 				}
 			}
