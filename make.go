@@ -47,11 +47,32 @@ func Params(length int64, blocksize int, algo index.StrongAlgo) (seq, weak, stro
 	return seq, 4, algo.Size()
 }
 
+// Bounds of the automatic blocksize (see DefaultBlocksize).
+const (
+	autoMaxBlocks    = 1 << 22 // 4 Mi blocks: about 100 MB of index and tables
+	autoMaxBlocksize = 32 << 10
+)
+
+// DefaultBlocksize is the blocksize Make chooses for a target of size bytes:
+// zsyncmake's (2048 below 100,000,000 bytes, else 4096), so control files
+// match zsyncmake's byte for byte, until the target would have more than 4 Mi
+// blocks (16 GiB); above that the blocksize doubles until the count is
+// bounded again, up to 32 KiB, as syncthing bounds its block count. It stops
+// below 64 KiB, where zsync's weak sum degenerates (the first byte of a
+// window gets weight 0).
+func DefaultBlocksize(size int64) int {
+	bs := zsyncfile.DefaultBlocksize(size)
+	for bs < autoMaxBlocksize && size/int64(bs) > autoMaxBlocks {
+		bs *= 2
+	}
+	return bs
+}
+
 // Make reads size bytes from r and returns the control file describing them.
 func Make(ctx context.Context, r io.Reader, size int64, opts MakeOptions) (*zsyncfile.File, error) {
 	bs := opts.Blocksize
 	if bs == 0 {
-		bs = zsyncfile.DefaultBlocksize(size)
+		bs = DefaultBlocksize(size)
 	}
 	if bs < index.MinBlocksize || bs > index.MaxBlocksize || bs&(bs-1) != 0 {
 		return nil, fmt.Errorf("blocksize %d is not a power of two between %d and %d", bs, index.MinBlocksize, index.MaxBlocksize)
