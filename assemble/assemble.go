@@ -190,6 +190,64 @@ func (a *Assembly) Fetched() int64 { return a.fetched.Load() }
 // TempPath returns the path of the temporary file.
 func (a *Assembly) TempPath() string { return a.tmpPath }
 
+// writeBlocks writes the consecutive blocks first, first+1, … whose bytes
+// are data (the last target block may end it short).
+func (a *Assembly) writeBlocks(first int64, data []byte) error {
+	if a.f == nil || len(data) == 0 {
+		return nil
+	}
+	bs := int64(a.x.Blocksize)
+	if _, err := a.f.WriteAt(data, first*bs); err != nil {
+		// Not written, so not known: a retry must be able to write them.
+		for k := first; k*bs < first*bs+int64(len(data)); k++ {
+			a.known.Unclaim(k)
+		}
+		return fmt.Errorf("write blocks %d to %s: %w", first, a.tmpPath, err)
+	}
+	for k := first; k*bs < first*bs+int64(len(data)); k++ {
+		a.written.Claim(k)
+	}
+	return nil
+}
+
+// batchWriter collects the consecutive blocks one scanning goroutine finds
+// and writes them with one call.
+type batchWriter struct {
+	a     *Assembly
+	found *atomic.Int64
+	buf   []byte
+	first int64
+	next  int64
+}
+
+const batchBytes = 1 << 20
+
+func (w *batchWriter) Emit(k int64, data []byte) error {
+	bs := w.a.x.Blocksize
+	if len(w.buf) > 0 && (k != w.next || len(w.buf)+bs > batchBytes) {
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(w.buf) == 0 {
+		if w.buf == nil {
+			w.buf = make([]byte, 0, max(batchBytes, bs))
+		}
+		w.first = k
+	}
+	n := w.a.x.BlockLen(k)
+	w.buf = append(w.buf, data[:n]...)
+	w.next = k + 1
+	w.found.Add(int64(n))
+	return nil
+}
+
+func (w *batchWriter) Flush() error {
+	err := w.a.writeBlocks(w.first, w.buf)
+	w.buf = w.buf[:0]
+	return err
+}
+
 func (a *Assembly) writeBlock(k int64, data []byte) error {
 	if a.f == nil {
 		return nil
@@ -223,6 +281,7 @@ func (a *Assembly) ScanSeed(ctx context.Context, path string, opts scan.Options)
 		}
 	}
 	var bytesFound atomic.Int64
+	opts.NewSink = func() scan.Sink { return &batchWriter{a: a, found: &bytesFound} }
 	_, err = a.m.ScanReaderAt(ctx, f, st.Size(), a.known, func(k int64, data []byte) error {
 		if err := a.writeBlock(k, data); err != nil {
 			return err
@@ -277,37 +336,77 @@ func (a *Assembly) Receive(r source.Range, data io.Reader) error {
 	if r.Off%bs != 0 {
 		return fmt.Errorf("range %s does not start on a block boundary", r)
 	}
-	buf := make([]byte, bs)
+	// Read up to 64 blocks at a time, verify each, and write each run of
+	// verified new blocks with one call.
+	per := max(1, min(64, int((r.Len+bs-1)/bs)))
+	buf := make([]byte, int64(per)*bs)
+	pad := make([]byte, bs)
 	h := a.x.Algo.New()
 	var sum [64]byte
-	for off := r.Off; off < r.End(); off += bs {
-		k := off / bs
-		n := a.x.BlockLen(k)
-		if off+int64(n) > r.End() {
+	off := r.Off
+	for off < r.End() {
+		k0 := off / bs
+		// Whole blocks in this step (the last target block may be short).
+		end := min(off+int64(per)*bs, r.End())
+		if end != a.x.Length {
+			end = off + (end-off)/bs*bs
+		}
+		if end <= off {
 			// A range ending mid-block (never asked for): drain it.
 			_, err := io.CopyN(io.Discard, data, r.End()-off)
 			return err
 		}
-		if _, err := io.ReadFull(data, buf[:n]); err != nil {
-			return fmt.Errorf("read block %d: %w", k, err)
+		p := buf[:end-off]
+		if _, err := io.ReadFull(data, p); err != nil {
+			return fmt.Errorf("read block %d: %w", k0, err)
 		}
-		if a.known.Has(k) {
-			continue
-		}
-		clear(buf[n:])
-		h.Reset()
-		h.Write(buf)
-		if rollsum.Sum(buf)&a.x.WeakMask() != a.x.Weak[k] || !bytes.Equal(h.Sum(sum[:0])[:a.x.StrongLen], a.x.StrongSum(k)) {
-			return fmt.Errorf("%w: %w: block %d (bytes %d-%d)", ErrBlockMismatch, source.ErrBadData, k, off, off+int64(n)-1)
-		}
-		if !a.known.Claim(k) {
-			continue
-		}
-		if err := a.writeBlock(k, buf); err != nil {
-			a.known.Unclaim(k)
+		runStart := -1
+		flush := func(upto int) error {
+			if runStart < 0 {
+				return nil
+			}
+			err := a.writeBlocks(k0+int64(runStart), p[int64(runStart)*bs:min(int64(upto)*bs, int64(len(p)))])
+			runStart = -1
 			return err
 		}
-		a.fetched.Add(int64(n))
+		for i := 0; int64(i)*bs < int64(len(p)); i++ {
+			k := k0 + int64(i)
+			blk := p[int64(i)*bs : min(int64(i+1)*bs, int64(len(p)))]
+			if a.known.Has(k) {
+				if err := flush(i); err != nil {
+					return err
+				}
+				continue
+			}
+			full := blk
+			if len(blk) < int(bs) {
+				copy(pad, blk)
+				clear(pad[len(blk):])
+				full = pad
+			}
+			h.Reset()
+			h.Write(full)
+			if rollsum.Sum(full)&a.x.WeakMask() != a.x.Weak[k] || !bytes.Equal(h.Sum(sum[:0])[:a.x.StrongLen], a.x.StrongSum(k)) {
+				if err := flush(i); err != nil {
+					return err
+				}
+				return fmt.Errorf("%w: %w: block %d (bytes %d-%d)", ErrBlockMismatch, source.ErrBadData, k, k*bs, k*bs+int64(len(blk))-1)
+			}
+			if !a.known.Claim(k) {
+				if err := flush(i); err != nil {
+					return err
+				}
+				continue
+			}
+			if runStart < 0 {
+				runStart = i
+			}
+			a.fetched.Add(int64(len(blk)))
+		}
+		if err := flush(per + 1); err != nil {
+			return err
+		}
+		off = end
 	}
 	return nil
 }

@@ -35,6 +35,9 @@ import (
 
 const noBlock = ^uint32(0)
 
+// deadNone is a hash value no key produces in practice; it marks "no dead hash".
+const deadNone = ^uint64(0)
+
 // entry is one distinct run of seq_matches blocks in the lookup table.
 type entry struct {
 	w0, w1 uint32 // masked weak sums of the run's blocks (w1 is 0 when seq_matches is 1)
@@ -251,12 +254,17 @@ type Scanner struct {
 	contAt int64 // the absolute seed position where cont is tried
 	found  int64 // blocks claimed by this scanner
 	skips  []span
+	// dead is a hash whose table entries are all known: runs of one byte
+	// value (zeros in disk images) give the same hash at every position, and
+	// once their blocks are found the rolling loop passes over them without
+	// a lookup. (Entries only ever become known, so a dead hash stays dead.)
+	dead uint64
 }
 
 // NewScanner returns a scanner that claims found blocks in known and hands
 // them to emit.
 func NewScanner(m *Matcher, known *Bitmap, emit EmitFunc) *Scanner {
-	return &Scanner{m: m, known: known, emit: emit, h: m.x.Algo.New(), cont: -1}
+	return &Scanner{m: m, known: known, emit: emit, h: m.x.Algo.New(), cont: -1, dead: deadNone}
 }
 
 // Found returns how many blocks this scanner has claimed.
@@ -389,7 +397,7 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 		}
 		w0m, w1m := w0&m.mask, (a1<<16|b1&0xffff)&m.mask
 		h := hashKey(w0m, w1m)
-		if w, bm := m.bloom(h); m.bits[w]&bm == bm {
+		if w, bm := m.bloom(h); m.bits[w]&bm == bm && h != s.dead {
 			k, err := s.lookup(buf, x, h, w0m, w1m)
 			if err != nil {
 				return x, err
@@ -419,9 +427,9 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 			stop = int(s.contAt - base)
 		}
 		if m.seq == 2 {
-			x, a0, b0, a1, b1 = m.roll2(buf, x, stop, a0, b0, a1, b1)
+			x, a0, b0, a1, b1 = m.roll2(buf, x, stop, a0, b0, a1, b1, s.dead)
 		} else {
-			x, a0, b0 = m.roll1(buf, x, stop, a0, b0)
+			x, a0, b0 = m.roll1(buf, x, stop, a0, b0, s.dead)
 		}
 	}
 	return x, nil
@@ -438,7 +446,7 @@ func sums(p []byte) (a, b uint32) {
 // new position and sums. This loop is where an unrelated seed spends its
 // time: three loads, a dozen integer operations, a multiply and one load
 // from the cache-resident prefilter per byte.
-func (m *Matcher) roll2(buf []byte, x, stop int, a0, b0, a1, b1 uint32) (int, uint32, uint32, uint32, uint32) {
+func (m *Matcher) roll2(buf []byte, x, stop int, a0, b0, a1, b1 uint32, dead uint64) (int, uint32, uint32, uint32, uint32) {
 	bs := m.bs
 	n := uint32(bs)
 	// Three short passes per chunk instead of one long loop: roll the first
@@ -446,14 +454,16 @@ func (m *Matcher) roll2(buf []byte, x, stop int, a0, b0, a1, b1 uint32) (int, ui
 	// prefilter. Each pass is small enough for Go to keep it in registers,
 	// which more than pays for the stores.
 	var w0s, w1s [512]uint32
-	for x < stop {
-		cnt := min(stop-x, len(w0s))
+	// Chunks start small and grow, so a hit soon after the start (runs of
+	// zeros hit at every position) wastes little rolling.
+	for chunk := 8; x < stop; chunk = min(2*chunk, len(w0s)) {
+		cnt := min(stop-x, chunk)
 		out := buf[x : x+cnt]
 		mid := buf[x+bs : x+bs+cnt]
 		end := buf[x+2*bs : x+2*bs+cnt]
 		a0, b0 = rollInto(w0s[:cnt], out, mid, a0, b0, n)
 		a1, b1 = rollInto(w1s[:cnt], mid, end, a1, b1, n)
-		if i := m.firstHit(w0s[:cnt], w1s[:cnt]); i >= 0 {
+		if i := m.firstHit(w0s[:cnt], w1s[:cnt], dead); i >= 0 {
 			// Only the low 16 bits of each half matter, and those are what
 			// was stored for the position after i.
 			return x + i + 1, w0s[i] >> 16, w0s[i] & 0xffff, w1s[i] >> 16, w1s[i] & 0xffff
@@ -478,8 +488,9 @@ func rollInto(ws []uint32, out, in []byte, a, b, n uint32) (uint32, uint32) {
 }
 
 // firstHit returns the first i whose key (w0s[i], w1s[i]) passes the
-// prefilter, or -1.
-func (m *Matcher) firstHit(w0s, w1s []uint32) int {
+// prefilter, or -1. A position whose hash is dead (its entries are all known
+// already) does not count.
+func (m *Matcher) firstHit(w0s, w1s []uint32, dead uint64) int {
 	mask := m.mask
 	bitShift := m.bitShift & 63
 	bitsTab := m.bits
@@ -487,7 +498,7 @@ func (m *Matcher) firstHit(w0s, w1s []uint32) int {
 	for i, w0 := range w0s {
 		h := hashKey(w0&mask, w1s[i]&mask)
 		bm := bloomBits(h)
-		if bitsTab[h>>bitShift]&bm == bm {
+		if bitsTab[h>>bitShift]&bm == bm && h != dead {
 			return i
 		}
 	}
@@ -495,7 +506,7 @@ func (m *Matcher) firstHit(w0s, w1s []uint32) int {
 }
 
 // roll1 is roll2 for single-block matching.
-func (m *Matcher) roll1(buf []byte, x, stop int, a0, b0 uint32) (int, uint32, uint32) {
+func (m *Matcher) roll1(buf []byte, x, stop int, a0, b0 uint32, dead uint64) (int, uint32, uint32) {
 	bs := m.bs
 	shift := m.shift & 31
 	mask := m.mask
@@ -510,7 +521,7 @@ func (m *Matcher) roll1(buf []byte, x, stop int, a0, b0 uint32) (int, uint32, ui
 		b0 += a0 - o<<shift
 		h := hashKey((a0<<16|b0&0xffff)&mask, 0)
 		bm := bloomBits(h)
-		if bitsTab[h>>bitShift]&bm == bm {
+		if bitsTab[h>>bitShift]&bm == bm && h != dead {
 			return x + i + 1, a0, b0
 		}
 	}
@@ -526,6 +537,7 @@ func (s *Scanner) lookup(buf []byte, x int, h uint64, w0m, w1m uint32) (int64, e
 	b := h >> m.bucketShift
 	var d0, d1 []byte
 	first := int64(-1)
+	live := false // an entry with this key is not yet known
 	for e := int(m.start[b]); e < int(m.start[b+1]); e++ {
 		ent := &m.ents[e]
 		if ent.w0 != w0m || ent.w1 != w1m {
@@ -539,6 +551,7 @@ func (s *Scanner) lookup(buf []byte, x int, h uint64, w0m, w1m uint32) (int64, e
 			// sweep also takes runs whose later block is missing.
 			continue
 		}
+		live = true
 		k := int64(ent.blk)
 		if d0 == nil {
 			d0 = s.strong(&s.d0, buf[x:x+bs])
@@ -562,6 +575,9 @@ func (s *Scanner) lookup(buf []byte, x int, h uint64, w0m, w1m uint32) (int64, e
 		if first < 0 {
 			first = k
 		}
+	}
+	if !live {
+		s.dead = h
 	}
 	return first, nil
 }

@@ -20,6 +20,16 @@ type Options struct {
 	// Progress, if set, is called with the number of seed bytes just scanned.
 	// It may be called from several goroutines at once.
 	Progress func(n int64)
+	// NewSink, if set, gives each scanning goroutine its own Sink instead of
+	// the shared emit function, so found blocks can be batched (consecutive
+	// blocks written with one call); Flush is called when the goroutine ends.
+	NewSink func() Sink
+}
+
+// A Sink receives the blocks one scanning goroutine finds.
+type Sink interface {
+	Emit(block int64, data []byte) error
+	Flush() error
 }
 
 // ScanReaderAt scans the seed ra of the given size for target blocks. The
@@ -50,7 +60,7 @@ func (m *Matcher) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 	for off := int64(0); off < size; off += secSize {
 		secs = append(secs, span{off, min(off+secSize, size)})
 	}
-	found, skips, err := m.scanSpans(ctx, ra, size, known, emit, secs, workers, bufSize, opts.Progress)
+	found, skips, err := m.scanSpans(ctx, ra, size, known, emit, opts.NewSink, secs, workers, bufSize, opts.Progress)
 	if err != nil || known.Full() || len(skips) == 0 {
 		return found, err
 	}
@@ -59,13 +69,13 @@ func (m *Matcher) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 	if len(sm.ents) == 0 {
 		return found, nil
 	}
-	more, _, err := sm.scanSpans(ctx, ra, size, known, emit, skips, workers, bufSize, nil)
+	more, _, err := sm.scanSpans(ctx, ra, size, known, emit, opts.NewSink, skips, workers, bufSize, nil)
 	return found + more, err
 }
 
 // scanSpans scans the window starts in spans on several goroutines and
 // returns the blocks found and the positions jumped over.
-func (m *Matcher) scanSpans(ctx context.Context, ra io.ReaderAt, size int64, known *Bitmap, emit EmitFunc, spans []span, workers, bufSize int, progress func(int64)) (int64, []span, error) {
+func (m *Matcher) scanSpans(ctx context.Context, ra io.ReaderAt, size int64, known *Bitmap, emit EmitFunc, newSink func() Sink, spans []span, workers, bufSize int, progress func(int64)) (int64, []span, error) {
 	var next atomic.Int64
 	var found atomic.Int64
 	var mu sync.Mutex
@@ -78,7 +88,20 @@ func (m *Matcher) scanSpans(ctx context.Context, ra io.ReaderAt, size int64, kno
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, bufSize+m.Window())
-			s := NewScanner(m, known, emit)
+			e := emit
+			var sink Sink
+			if newSink != nil {
+				sink = newSink()
+				e = sink.Emit
+			}
+			s := NewScanner(m, known, e)
+			defer func() {
+				if sink != nil {
+					if err := sink.Flush(); err != nil {
+						cancel(err)
+					}
+				}
+			}()
 			for {
 				i := next.Add(1) - 1
 				if i >= int64(len(spans)) || ctx.Err() != nil || known.Full() {

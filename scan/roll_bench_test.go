@@ -17,7 +17,7 @@ func BenchmarkRoll2(b *testing.B) {
 	for b.Loop() {
 		pos, a0, b0, a1, b1 := 0, uint32(0), uint32(0), uint32(0), uint32(0)
 		for pos < 8<<20-1 {
-			pos, a0, b0, a1, b1 = m.roll2(buf, pos, 8<<20-1, a0, b0, a1, b1)
+			pos, a0, b0, a1, b1 = m.roll2(buf, pos, 8<<20-1, a0, b0, a1, b1, deadNone)
 		}
 	}
 }
