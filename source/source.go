@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Range is a half-open byte range [Off, Off+Len) of the target.
@@ -26,12 +27,19 @@ func (r Range) End() int64 { return r.Off + r.Len }
 func (r Range) String() string { return fmt.Sprintf("%d-%d", r.Off, r.Off+r.Len-1) }
 
 // A Source fetches byte ranges of a target.
+//
+// Decorators wrap a Source and are Sources themselves: package retry retries
+// failed requests and resumes ranges cut short, package mirror spreads ranges
+// over several Sources, fails over between them and fetches again ranges
+// whose bytes failed verification.
 type Source interface {
 	// Fetch retrieves ranges, which are sorted, non-empty and do not overlap,
 	// and calls fn once for each with a reader of exactly r.Len bytes. fn may
 	// be called from several goroutines at once and in any order. If fn
 	// returns an error, Fetch stops and returns it. A reader that fails
 	// before r.Len bytes reports the error to fn, and Fetch returns an error.
+	// (A decorator that fetches a range again after fn rejected its bytes
+	// with ErrBadData, as package mirror does, calls fn for it again.)
 	Fetch(ctx context.Context, ranges []Range, fn func(r Range, data io.Reader) error) error
 }
 
@@ -53,3 +61,39 @@ var (
 	// validators no longer match); data fetched so far may be stale.
 	ErrChanged = errors.New("target changed on the server")
 )
+
+// IsPermanent reports whether err wraps one of the sentinels that asking the
+// same source again cannot fix: ErrNotFound, ErrPermanent, ErrLengthMismatch
+// or ErrChanged. ErrBadData is not among them: another attempt, preferably at
+// another mirror, may well deliver good bytes.
+func IsPermanent(err error) bool {
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrPermanent) ||
+		errors.Is(err, ErrLengthMismatch) || errors.Is(err, ErrChanged)
+}
+
+// RetryAfter returns how long a source asked its callers to wait before the
+// next attempt (an HTTP Retry-After on a 429 or 503 answer). It looks in
+// err's chain for an error with a method RetryAfterDelay() time.Duration that
+// returns more than zero, and reports whether it found one.
+func RetryAfter(err error) (time.Duration, bool) {
+	var d interface{ RetryAfterDelay() time.Duration }
+	if errors.As(err, &d) {
+		if v := d.RetryAfterDelay(); v > 0 {
+			return v, true
+		}
+	}
+	return 0, false
+}
+
+// Name returns a name for s to use in messages and events: its URL() (as
+// httpsource.Source and the decorators have), else its String(), else its
+// type.
+func Name(s Source) string {
+	switch v := s.(type) {
+	case interface{ URL() string }:
+		return v.URL()
+	case fmt.Stringer:
+		return v.String()
+	}
+	return fmt.Sprintf("%T", s)
+}

@@ -204,7 +204,7 @@ func (f *fetch) inFlightLimit() int {
 // rangesPerRequest is the most HTTP ranges the current mode puts in a request.
 func (s *Source) rangesPerRequest() int {
 	if s.mode.Load() == modeMulti {
-		return s.maxRanges
+		return int(s.limit.Load())
 	}
 	return 1
 }
@@ -312,18 +312,24 @@ func (f *fetch) doStream(ctx context.Context) result {
 	if err != nil {
 		return result{err: err}
 	}
-	body := &countingReader{r: resp.Body}
+	body := resp.Body.(*watchedBody)
 	defer func() {
 		resp.Body.Close()
 		s.report(resp.StatusCode, 0, body.n)
 	}()
+	if resp.StatusCode == http.StatusPreconditionFailed && s.IfRange() != "" {
+		return result{err: fmt.Errorf("httpsource: GET %s: %w: 412 precondition failed for the whole file with validator %s (fetch a fresh control file and run again)", s.shown, source.ErrChanged, s.IfRange())}
+	}
 	if resp.StatusCode != http.StatusOK {
 		return result{err: s.statusError(resp, "")}
 	}
 	if err := s.checkEncoding(resp); err != nil {
 		return result{err: err}
 	}
-	return f.streamBody(body, resp.ContentLength)
+	if err := s.checkValidators(resp, ""); err != nil {
+		return result{err: err}
+	}
+	return f.streamBody(body, resp.ContentLength, "a plain GET")
 }
 
 // doRanges sends one range request and delivers what the answer holds.
@@ -335,7 +341,7 @@ func (f *fetch) doRanges(ctx context.Context, t task) result {
 	if err != nil {
 		return result{err: err}
 	}
-	body := &countingReader{r: resp.Body}
+	body := resp.Body.(*watchedBody)
 	defer func() {
 		resp.Body.Close()
 		s.report(resp.StatusCode, len(spans), body.n)
@@ -346,8 +352,27 @@ func (f *fetch) doRanges(ctx context.Context, t task) result {
 		if err := s.checkEncoding(resp); err != nil {
 			return result{err: err}
 		}
-		return f.partial(resp, body, t, spans, hdr)
+		if err := s.checkValidators(resp, hdr); err != nil {
+			return result{err: err}
+		}
+		res := f.partial(resp, body, t, spans, hdr)
+		if multi && res.err != nil && !res.fnErr && body.err == nil &&
+			!errors.Is(res.err, source.ErrLengthMismatch) && !errors.Is(res.err, source.ErrChanged) {
+			// The connection is fine but the multipart answer is not: a
+			// proxy or server that mangles many ranges (OpenStack Swift,
+			// caching proxies). Fewer ranges per request may work.
+			s.narrow(len(spans), "garbled multi-range answer: "+res.err.Error())
+			return result{requeue: f.unclaimed(t.idx)}
+		}
+		return res
 	case code == http.StatusOK:
+		if s.sendsIfRange() {
+			if match, known, _ := s.validatorsMatch(resp); !known || !match {
+				return result{err: s.changedError(resp, hdr)}
+			}
+		} else if err := s.checkValidators(resp, hdr); err != nil {
+			return result{err: err}
+		}
 		if err := s.checkEncoding(resp); err != nil {
 			return result{err: err}
 		}
@@ -355,10 +380,12 @@ func (f *fetch) doRanges(ctx context.Context, t task) result {
 			return result{err: err}
 		}
 		if multi {
-			// S3 and others answer only multi-range requests with the whole
-			// file; single ranges may still work, and are far cheaper than
-			// reading the whole body. Drop this one and try.
-			s.stepDown(modeSingle, "answered a multi-range request with 200")
+			// S3 answers only multi-range requests with the whole file;
+			// Apache and nginx do so above a number of ranges or when the
+			// parts would add up to about the file. Fewer ranges, then
+			// single ranges, may work and are far cheaper than reading the
+			// whole body. Drop this one and try.
+			s.narrow(len(spans), "answered a multi-range request with 200")
 			return result{requeue: t.idx}
 		}
 		s.stepDown(modeFull, "answered a single-range request with 200")
@@ -366,13 +393,24 @@ func (f *fetch) doRanges(ctx context.Context, t task) result {
 			return result{requeue: t.idx} // another goroutine streams: it claims these
 		}
 		defer f.streaming.Store(false)
-		return f.streamBody(body, resp.ContentLength)
+		return f.streamBody(body, resp.ContentLength, "a single-range request")
 	case multi && rejectsMultiRange(code):
-		s.stepDown(modeSingle, fmt.Sprintf("answered a multi-range request with %d", code))
+		s.narrow(len(spans), fmt.Sprintf("answered a multi-range request with %d", code))
 		return result{requeue: t.idx}
 	default:
 		return result{err: s.statusError(resp, hdr)}
 	}
+}
+
+// unclaimed returns the wants of idx not yet delivered.
+func (f *fetch) unclaimed(idx []int) []int {
+	var out []int
+	for _, i := range idx {
+		if !f.wants[i].claimed.Load() {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // rejectsMultiRange reports whether a status answering a multi-range request
@@ -458,19 +496,18 @@ func (f *fetch) partial(resp *http.Response, body io.Reader, t task, spans []spa
 		singlePart = true
 		what = fmt.Sprintf("asked for %d ranges, got one part: %d-%d", len(spans), cr.off, cr.end-1)
 	}
-	var missing []int
-	for _, i := range t.idx {
-		if !f.wants[i].claimed.Load() {
-			missing = append(missing, i)
-		}
-	}
+	missing := f.unclaimed(t.idx)
 	switch {
 	case len(missing) == 0:
-		if s.mode.Load() == t.mode {
+		if s.mode.Load() == t.mode && (t.mode != modeMulti || int(s.limit.Load()) >= len(spans)) {
 			s.confirmed.Store(true)
 		}
 	case singlePart && len(spans) > 1:
-		s.stepDown(modeSingle, "answered a multi-range request with a single part")
+		// Only the first range (or the first few, coalesced): the server
+		// does not do this many ranges. Not the server leaving out ranges it
+		// says it sends, so they do not count as missed.
+		s.narrow(len(spans), "answered a multi-range request with a single part")
+		return result{requeue: missing, what: what}
 	}
 	return result{missing: missing, what: what}
 }
@@ -545,10 +582,14 @@ func (f *fetch) readPart(r io.Reader, cr contentRange, idx []int) error {
 }
 
 // streamBody delivers every unclaimed want from a body holding the whole
-// target, in offset order, and stops reading after the last.
-func (f *fetch) streamBody(body io.Reader, contentLength int64) result {
+// target, in offset order, and stops reading after the last. answered says
+// what the whole file came as an answer to, for messages.
+func (f *fetch) streamBody(body io.Reader, contentLength int64, answered string) result {
 	s := f.s
 	if err := s.checkTotal(contentLength); err != nil {
+		return result{err: err}
+	}
+	if err := f.spendWaste(answered); err != nil {
 		return result{err: err}
 	}
 	cur := int64(0)
@@ -574,6 +615,32 @@ func (f *fetch) streamBody(body io.Reader, contentLength int64) result {
 		cur = end
 	}
 	return result{}
+}
+
+// spendWaste books the bytes not asked for that reading the whole file up to
+// the last unclaimed want costs, or refuses if that goes over the budget.
+func (f *fetch) spendWaste(answered string) error {
+	s := f.s
+	var need, last int64
+	for i := range f.wants {
+		w := &f.wants[i]
+		if w.claimed.Load() {
+			continue
+		}
+		end := f.dataEnd(w.r)
+		if end > w.r.Off {
+			need += end - w.r.Off
+			last = end
+		}
+	}
+	waste := max(last-need, 0)
+	spent := s.wasted.Add(waste)
+	if s.budget >= 0 && spent > s.budget {
+		s.wasted.Add(-waste)
+		return fmt.Errorf("httpsource: GET %s: %w: %w: the server ignores range requests (it answered %s with the whole file); reading it for these ranges would cost %d bytes not asked for (%d spent already), over the waste budget of %d bytes (raise the budget, or use a mirror that honours ranges)",
+			s.shown, ErrWasteBudget, source.ErrPermanent, answered, waste, spent-waste, s.budget)
+	}
+	return nil
 }
 
 // deliver calls fn for w with the next end-w.r.Off bytes of r plus zero
@@ -627,7 +694,9 @@ func (e *exactReader) Read(p []byte) (int, error) {
 		n, err := e.r.Read(p)
 		e.n -= int64(n)
 		switch {
-		case err == io.EOF && e.n == 0:
+		case err != nil && e.n == 0:
+			// Every byte is in; whatever broke after them concerns the
+			// rest of the answer, which reports it.
 			err = nil
 		case err == io.EOF:
 			e.err = fmt.Errorf("httpsource: GET %s: the answer ended %d bytes before the end of range %s: %w", e.s.shown, e.n, e.want, io.ErrUnexpectedEOF)

@@ -7,21 +7,29 @@
 //
 //  1. multi-range: up to Options.MaxRanges ranges per request, answered with
 //     multipart/byteranges (with or without the CRLF before the first
-//     boundary), or with fewer, coalesced parts in any order;
-//  2. single range: one range per request, after the server rejected a
-//     multi-range request (400, 416, 501 or another 4xx), answered it with
-//     only its first range, or answered it with 200 and the whole file;
+//     boundary), or with fewer, coalesced parts in any order. A multi-range
+//     request that fails (400, 416, 501 or another 4xx, a 200 with the whole
+//     file, a single part, a garbled multipart body) halves the number of
+//     ranges put in one request, down to 2;
+//  2. single range: one range per request, after a request of two ranges
+//     failed that way too;
 //  3. no ranges: one plain GET whose body is streamed once, after a
-//     single-range request was answered with 200.
+//     single-range request was answered with 200. Options.WasteBudget bounds
+//     the bytes such whole-file answers may cost beyond those asked for.
 //
-// Until the current mode has worked once, only one request is in flight, so
-// a server that misbehaves costs one request, not Options.Concurrency.
+// Until the current mode (and number of ranges) has worked once, only one
+// request is in flight, so a server that misbehaves costs one request, not
+// Options.Concurrency.
 //
 // Every answer is checked: the status, Content-Encoding (encoded partial
 // answers are refused), each part's Content-Range against what was asked and
-// against the target length, and the length of each body and part. A range
-// the server leaves out is asked for again, at most once; a range left out
-// twice is an error. A Source never loops.
+// against the target length, the length of each body and part, and, when
+// Options.IfRange names the target's validator, the answer's ETag or
+// Last-Modified. A range the server leaves out is asked for again, at most
+// once; a range left out twice is an error. A Source never loops.
+//
+// A request that receives nothing (no headers, no body bytes) for
+// Options.StallTimeout is aborted with an error wrapping ErrStalled.
 //
 // Redirects are followed by net/http, relative Location values and query
 // strings included. Every request starts again at the URL given to New, so a
@@ -29,10 +37,12 @@
 // client drops Authorization and Cookie headers on a redirect to another
 // domain.
 //
-// Retries, stall detection, rate limits and mirrors are not done here: they
-// wrap a Source (see package source). Errors say which are worth retrying:
-// source.ErrNotFound and source.ErrPermanent mark those that are not; 5xx
-// answers and network failures are plain errors.
+// Retries and mirrors are not done here: they wrap a Source (packages
+// source/retry and source/mirror). Errors say which are worth retrying:
+// source.ErrNotFound, source.ErrPermanent, source.ErrLengthMismatch and
+// source.ErrChanged mark those that are not (see source.IsPermanent); 429,
+// 5xx answers (a *StatusError, with any Retry-After), stalls and network
+// failures are plain errors.
 package httpsource
 
 import (
@@ -43,16 +53,18 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/zyncio/zync/source"
 )
 
 // Defaults for the zero values of Options.
 const (
-	DefaultConcurrency = 4
-	DefaultMaxRanges   = 16
+	DefaultConcurrency  = 4
+	DefaultMaxRanges    = 16
+	DefaultStallTimeout = 30 * time.Second
 )
 
 // Options configure a Source. The zero value is usable.
@@ -60,19 +72,22 @@ type Options struct {
 	// Client sends the requests. If nil, a client is built on a clone of
 	// http.DefaultTransport (proxies from the environment, HTTP/2 when the
 	// server offers it) with at least Concurrency idle connections per host.
-	// It has no overall timeout: bodies may be long; stalls are a
-	// decorator's job.
+	// It should have no overall timeout, as bodies may be long: StallTimeout
+	// catches transfers that stop.
 	Client *http.Client
 	// Header holds extra request headers, such as User-Agent or
-	// Authorization. Range and Accept-Encoding are set by the Source and
-	// override any given here. A Host entry sets the request's Host.
+	// Authorization. Range, Accept-Encoding and If-Range are set by the
+	// Source and override any given here. A Host entry sets the request's
+	// Host.
 	Header http.Header
 	// Concurrency is the number of requests each Fetch call keeps in flight
 	// at once (default 4). Until the server has answered one range request
 	// properly, only one is sent at a time.
 	Concurrency int
 	// MaxRanges is the most ranges put in one request (default 16). Requests
-	// are spread so that up to Concurrency of them can run at once.
+	// are spread so that up to Concurrency of them can run at once. A failed
+	// multi-range request halves it for the Source's lifetime, down to
+	// single ranges; 1 asks for single ranges from the start.
 	MaxRanges int
 	// MaxGap merges requested ranges separated by at most MaxGap bytes into
 	// one HTTP range; the gap bytes are read and thrown away, never passed to
@@ -88,6 +103,34 @@ type Options struct {
 	Length int64
 	// Logger receives debug logs; nil means none.
 	Logger *slog.Logger
+	// StallTimeout aborts a request that receives nothing for this long:
+	// no response headers after the request was sent, or no body bytes
+	// while the body is read (time the callback spends with the bytes it got
+	// does not count, and a slow trickle is progress). The error wraps
+	// ErrStalled and is worth retrying. Default 30 s; negative means never.
+	// Connect and TLS handshake timeouts belong to the Client.
+	StallTimeout time.Duration
+	// WasteBudget bounds the bytes not asked for that whole-file answers
+	// may cost over the Source's lifetime, when the server ignores Range
+	// (the bytes before, between and after the ranges that a plain GET reads
+	// through; reading stops after the last range). A Fetch that would go
+	// over it fails at once, before reading the body, with an error wrapping
+	// ErrWasteBudget and source.ErrPermanent that names the URL and the
+	// budget. Zero means no limit, so that a server ignoring Range still
+	// works, as before; negative means whole-file answers are refused unless
+	// they waste nothing.
+	WasteBudget int64
+	// IfRange is the target's validator: the strong ETag (or, failing one,
+	// the Last-Modified date) that Stat reported when the run began, or that
+	// an interrupted run saved (see Info.Validator and SetIfRange). Every
+	// range request then carries If-Range, so a server whose file changed
+	// answers with the whole new file, which is refused, not read: Fetch
+	// fails with an error wrapping source.ErrChanged. An answer whose ETag
+	// or Last-Modified differs from IfRange is refused likewise, and a plain
+	// GET carries If-Match or If-Unmodified-Since. A weak ETag (W/"…") is
+	// compared but not sent as If-Range, as RFC 9110 requires. Empty means
+	// no checks. Mirrors have validators of their own: give each its own.
+	IfRange string
 	// OnRequest, if set, is called once after each HTTP response has been
 	// read and closed, for statistics. It may be called from several
 	// goroutines at once. Requests that fail before a response arrives are
@@ -118,6 +161,15 @@ type Info struct {
 	AcceptsRanges bool
 }
 
+// Validator returns the value to give Options.IfRange or SetIfRange: the
+// ETag if the server sent one, else Last-Modified, else "".
+func (i Info) Validator() string {
+	if i.ETag != "" {
+		return i.ETag
+	}
+	return i.LastModified
+}
+
 // Range modes, in the order a Source steps down through them.
 const (
 	modeMulti int32 = iota
@@ -140,10 +192,15 @@ type Source struct {
 	length    int64 // from Options; -1 if unknown
 	log       *slog.Logger
 	onRequest func(RequestInfo)
+	stall     time.Duration // 0: never
+	budget    int64         // waste budget in bytes; -1: unlimited
 
 	mode      atomic.Int32 // modeMulti, modeSingle or modeFull
-	confirmed atomic.Bool  // the current mode has worked at least once
+	limit     atomic.Int32 // ranges per request in modeMulti, from maxRanges down to 2
+	confirmed atomic.Bool  // the current mode and limit have worked at least once
 	total     atomic.Int64 // the target length: Options.Length or learned; -1 unknown
+	wasted    atomic.Int64 // bytes not asked for that whole-file answers cost so far
+	ifRange   atomic.Pointer[string]
 }
 
 var _ source.Source = (*Source)(nil)
@@ -182,6 +239,23 @@ func New(rawURL string, opts Options) (*Source, error) {
 		s.length = -1
 	}
 	s.total.Store(s.length)
+	s.limit.Store(int32(min(s.maxRanges, 1<<30)))
+	if s.maxRanges < 2 {
+		s.mode.Store(modeSingle)
+	}
+	switch {
+	case opts.StallTimeout == 0:
+		s.stall = DefaultStallTimeout
+	case opts.StallTimeout > 0:
+		s.stall = opts.StallTimeout
+	}
+	switch {
+	case opts.WasteBudget == 0:
+		s.budget = -1
+	case opts.WasteBudget > 0:
+		s.budget = opts.WasteBudget
+	}
+	s.SetIfRange(opts.IfRange)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -207,19 +281,34 @@ func defaultClient(conc int) *http.Client {
 // URL returns the URL given to New, without any password.
 func (s *Source) URL() string { return s.shown }
 
-// Stat asks for the first byte of the target (Range: bytes=0-0) and reports
-// its length, validators and whether the server honours ranges. A server
-// that answers with 200 is remembered as one that ignores ranges; its body is
-// not read. 404 and 410 give an error wrapping source.ErrNotFound. If
-// Options.Length is known and differs from the server's length, Stat returns
-// the Info together with an error wrapping source.ErrLengthMismatch.
+// SetIfRange sets the validator later requests check, as Options.IfRange
+// does; "" turns the checks off. Typically: Stat, then
+// SetIfRange(info.Validator()). It is safe to call at any time; requests
+// already sent keep the value they were sent with.
+func (s *Source) SetIfRange(v string) {
+	v = strings.TrimSpace(v)
+	s.ifRange.Store(&v)
+}
+
+// IfRange returns the validator requests check, or "".
+func (s *Source) IfRange() string { return *s.ifRange.Load() }
+
+// Stat asks for the first byte of the target (Range: bytes=0-0, without
+// If-Range) and reports its length, validators and whether the server
+// honours ranges. A server that answers with 200 is remembered as one that
+// ignores ranges; its body is not read. 404 and 410 give an error wrapping
+// source.ErrNotFound. If Options.Length is known and differs from the
+// server's length, Stat returns the Info together with an error wrapping
+// source.ErrLengthMismatch. If the Source has an IfRange validator and the
+// server reports another, Stat returns the Info together with an error
+// wrapping source.ErrChanged.
 func (s *Source) Stat(ctx context.Context) (Info, error) {
 	info := Info{Length: -1}
-	resp, err := s.get(ctx, "bytes=0-0")
+	resp, err := s.send(ctx, "bytes=0-0", false)
 	if err != nil {
 		return info, err
 	}
-	body := &countingReader{r: resp.Body}
+	body := resp.Body.(*watchedBody)
 	defer func() {
 		// At most one byte is expected; a 200 body is not worth draining.
 		if resp.StatusCode == http.StatusPartialContent {
@@ -258,13 +347,25 @@ func (s *Source) Stat(ctx context.Context) (Info, error) {
 			return info, err
 		}
 	}
+	if err := s.checkValidators(resp, "bytes=0-0"); err != nil {
+		return info, err
+	}
 	return info, nil
 }
 
-// get sends a GET for s.url with the given Range header ("" for none).
+// get sends a GET for s.url with the given Range header ("" for none) and
+// the conditional headers the IfRange validator calls for.
 func (s *Source) get(ctx context.Context, rangeHeader string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	return s.send(ctx, rangeHeader, true)
+}
+
+// send sends a GET for s.url. The response's Body is a *watchedBody: the
+// request is aborted if it stalls, and closing the body releases it.
+func (s *Source) send(ctx context.Context, rangeHeader string, conditional bool) (*http.Response, error) {
+	w := newWatch(ctx, s.stall)
+	req, err := http.NewRequestWithContext(w.ctx, http.MethodGet, s.url, nil)
 	if err != nil {
+		w.done()
 		return nil, fmt.Errorf("httpsource: GET %s: %w", s.shown, err)
 	}
 	for k, vs := range s.header {
@@ -287,9 +388,26 @@ func (s *Source) get(ctx context.Context, rangeHeader string) (*http.Response, e
 	} else {
 		req.Header.Del("Range")
 	}
+	req.Header.Del("If-Range")
+	if v := s.IfRange(); conditional && v != "" {
+		etag := isETag(v)
+		switch {
+		case rangeHeader != "" && !strings.HasPrefix(v, "W/"):
+			req.Header.Set("If-Range", v)
+		case rangeHeader == "" && etag && !strings.HasPrefix(v, "W/"):
+			req.Header.Set("If-Match", v)
+		case rangeHeader == "" && !etag:
+			req.Header.Set("If-Unmodified-Since", v)
+		}
+	}
 	s.log.Debug("httpsource: request", "url", s.shown, "range", abbreviate(rangeHeader))
 	resp, err := s.client.Do(req)
 	if err != nil {
+		stalled := w.stalled()
+		w.done()
+		if stalled {
+			err = &stallError{after: s.stall, headers: true}
+		}
 		// url.Error repeats the URL (with any password); keep its cause.
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -297,6 +415,8 @@ func (s *Source) get(ctx context.Context, rangeHeader string) (*http.Response, e
 		}
 		return nil, fmt.Errorf("httpsource: GET %s: %w", s.shown, err)
 	}
+	w.pause()
+	resp.Body = &watchedBody{rc: resp.Body, w: w}
 	s.log.Debug("httpsource: response", "url", s.shown, "status", resp.StatusCode,
 		"content-range", resp.Header.Get("Content-Range"), "content-type", resp.Header.Get("Content-Type"))
 	return resp, nil
@@ -305,6 +425,28 @@ func (s *Source) get(ctx context.Context, rangeHeader string) (*http.Response, e
 func (s *Source) report(status, ranges int, n int64) {
 	if s.onRequest != nil {
 		s.onRequest(RequestInfo{URL: s.shown, Status: status, Ranges: ranges, Bytes: n})
+	}
+}
+
+// narrow halves the number of ranges put in one multi-range request after a
+// request of asked ranges failed, and steps down to single ranges below 2.
+// Concurrent failures of requests of the same size halve it once.
+func (s *Source) narrow(asked int, why string) {
+	next := int32(asked / 2)
+	if next < 2 {
+		s.stepDown(modeSingle, why)
+		return
+	}
+	for {
+		cur := s.limit.Load()
+		if cur <= next {
+			return
+		}
+		if s.limit.CompareAndSwap(cur, next) {
+			s.confirmed.Store(false)
+			s.log.Debug("httpsource: fewer ranges per request", "url", s.shown, "from", cur, "to", next, "why", why)
+			return
+		}
 	}
 }
 
@@ -344,31 +486,6 @@ func (s *Source) checkTotal(t int64) error {
 	return nil
 }
 
-// statusError explains a response status that is not the one expected.
-func (s *Source) statusError(resp *http.Response, asked string) error {
-	status := resp.Status
-	if status == "" {
-		status = strconv.Itoa(resp.StatusCode)
-	}
-	code := resp.StatusCode
-	switch {
-	case code == http.StatusNotFound || code == http.StatusGone:
-		return fmt.Errorf("httpsource: GET %s: %s: %w (the control file may point at a file that was moved or not yet published)", s.shown, status, source.ErrNotFound)
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return fmt.Errorf("httpsource: GET %s: %s: %w: access refused (check the credentials given with -A, or the signed URL may have expired)", s.shown, status, source.ErrPermanent)
-	case code >= 500:
-		return fmt.Errorf("httpsource: GET %s: %s: server error while asking for %s", s.shown, status, abbreviate(asked))
-	case code >= 300 && code < 400:
-		return fmt.Errorf("httpsource: GET %s: %s: %w: redirect not followed (location %q)", s.shown, status, source.ErrPermanent, resp.Header.Get("Location"))
-	default:
-		want := "206 partial content"
-		if asked == "" {
-			want = "200 ok"
-		}
-		return fmt.Errorf("httpsource: GET %s: %s: %w: expected %s for %s", s.shown, status, source.ErrPermanent, want, abbreviate(asked))
-	}
-}
-
 // abbreviate shortens a long Range header for messages.
 func abbreviate(h string) string {
 	if h == "" {
@@ -379,15 +496,4 @@ func abbreviate(h string) string {
 		return h
 	}
 	return h[:limit] + "…"
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -122,27 +122,38 @@ func TestFetchModes(t *testing.T) {
 		mode           string
 		first, second  int // requests to the target path by the first and second Fetch
 		c4             int // requests by each Fetch with Concurrency 4, if different
+		c4first        int // requests by the first Fetch with Concurrency 4, if different
 		secondNoRanges bool
 	}{
 		{mode: "normal", first: 1, second: 1, c4: 4},
 		{mode: "gofileserver", first: 1, second: 1, c4: 4},
 		{mode: "coalesce", first: 1, second: 1, c4: 4},
-		{mode: "firstOnly", first: 1 + 9, second: 10},
-		{mode: "multi501", first: 1 + 10, second: 10},
-		{mode: "multi400", first: 1 + 10, second: 10},
-		{mode: "multi416", first: 1 + 10, second: 10},
-		// 200 to the multi-range request (dropped), then 200 to a single
-		// range, which is streamed; afterwards plain GETs only. With
-		// Concurrency 4 as well: one request is in flight until a mode works.
-		{mode: "full200", first: 2, second: 1, secondNoRanges: true},
+		// Each failed multi-range request halves the ranges per request:
+		// 10 ranges, then 5, then 2, then single ranges. firstOnly delivers
+		// the first range of each: 1 of 10, 1 of 5, 1 of 2, then 7 single.
+		// With Concurrency 4 the first request holds 3 ranges: halved, that
+		// is single ranges at once.
+		{mode: "firstOnly", first: 3 + 7, second: 10},
+		{mode: "multi501", first: 3 + 10, second: 10, c4first: 1 + 10},
+		{mode: "multi400", first: 3 + 10, second: 10, c4first: 1 + 10},
+		{mode: "multi416", first: 3 + 10, second: 10, c4first: 1 + 10},
+		// 200 to the multi-range requests of 10, 5 and 2 ranges (dropped),
+		// then 200 to a single range, which is streamed; afterwards plain
+		// GETs only. With Concurrency 4 as well: one request is in flight
+		// until a mode works.
+		{mode: "full200", first: 4, second: 1, c4first: 2, secondNoRanges: true},
 		// S3: 200 to multi-range only; single ranges work.
-		{mode: "s3", first: 1 + 10, second: 10},
+		{mode: "s3", first: 3 + 10, second: 10, c4first: 1 + 10},
 		{mode: "redirect", first: 1, second: 1, c4: 4},
 	}
 	for _, tc := range tests {
 		for _, conc := range []int{1, 4} {
 			t.Run(fmt.Sprintf("%s/c%d", tc.mode, conc), func(t *testing.T) {
-				testFetchMode(t, tc.mode, conc, tc.first, tc.second, tc.c4, tc.secondNoRanges)
+				first := tc.first
+				if conc == 4 && tc.c4first != 0 {
+					first = tc.c4first
+				}
+				testFetchMode(t, tc.mode, conc, first, tc.second, tc.c4, tc.secondNoRanges)
 			})
 		}
 	}
@@ -207,7 +218,9 @@ func TestFetchErrors(t *testing.T) {
 		requests int   // requests made, 0: do not check
 		length   int64 // Options.Length; 0 means targetSize
 	}{
-		{mode: "wrongRange", is: source.ErrPermanent, contains: []string{"not asked"}, requests: 1},
+		// Taken for a garbled multi-range answer twice (5 ranges, then 2),
+		// then refused as a single-range answer.
+		{mode: "wrongRange", is: source.ErrPermanent, contains: []string{"not asked"}, requests: 3},
 		{mode: "badTotal", is: source.ErrLengthMismatch, contains: []string{"1048577", "1048576"}, requests: 1},
 		{mode: "gzip206", is: source.ErrPermanent, contains: []string{"gzip"}, requests: 1},
 		{mode: "notFound", is: source.ErrNotFound, contains: []string{"404", "moved or not yet published"}, requests: 1},
