@@ -70,6 +70,24 @@ zsync 0.6.x, zsync2 and zsync 0.7.x in both directions.`,
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	root.AddCommand(newMakeCmd(), newGetCmd(), newDemoCmd())
+	// Wrong numbers of arguments and unknown commands are usage errors.
+	for _, c := range root.Commands() {
+		if args := c.Args; args != nil {
+			c.Args = func(c *cobra.Command, a []string) error {
+				if err := args(c, a); err != nil {
+					return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+				}
+				return nil
+			}
+		}
+	}
+	root.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Errorf("unknown command %q (see 'zync --help')", args[0])}
+		}
+		return usageError{fmt.Errorf("a command is needed: make, get or demo (see 'zync --help')")}
+	}
+	root.Args = cobra.ArbitraryArgs
 	return root
 }
 

@@ -1,5 +1,6 @@
 // Package testenv holds helpers for tests that drive real programs: the zync
-// CLI built from this module, the real zsync/zsyncmake 0.6.2 and nginx.
+// CLI built from this module, the real zsync/zsyncmake 0.6.2 and real web
+// servers (nginx, Apache, lighttpd, Caddy).
 //
 // Policy: a test never skips because a program is missing. Tool fails the
 // test instead, naming the Debian package to install (.ci/run installs all of
@@ -26,6 +27,9 @@ var packages = map[string]string{
 	"zsync":     "zsync",
 	"zsyncmake": "zsync",
 	"nginx":     "nginx-light",
+	"apache2":   "apache2",
+	"lighttpd":  "lighttpd",
+	"caddy":     "caddy",
 }
 
 // extraDirs are searched after PATH: nginx lives in /usr/sbin, which is not

@@ -1,0 +1,67 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// apacheModules is where Debian's apache2 package keeps its modules.
+const apacheModules = "/usr/lib/apache2/modules"
+
+var apacheKind = &serverKind{name: "apache2", setup: apacheSetup, parse: parseTSV}
+
+// StartApache starts Apache httpd (Debian package apache2) serving root as
+// static files and stops it when the test ends. The config loads no module
+// but the event MPM and authz_core (for "Require all granted"): no MIME
+// types, no directory index, no compression; ranges as Apache's core does
+// them (MaxRanges 200). When the tests run as root, Apache's children run as
+// www-data (Apache refuses to serve as root): the served files must be
+// world-readable, and root's directories below the temp dir are given o+x.
+func StartApache(t testing.TB, root string) *Server {
+	t.Helper()
+	return startServer(t, root, apacheKind)
+}
+
+func apacheSetup(t testing.TB, s *Server, bin string) *exec.Cmd {
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "User www-data\nGroup www-data"
+		makeReadable(t, s.root)
+		makeReadable(t, s.dir)
+	}
+	conf := fmt.Sprintf(`# written by internal/testenv
+ServerRoot "%[1]s"
+ServerName localhost
+Listen %[2]s
+PidFile "%[1]s/apache2.pid"
+Mutex file:%[1]s default
+LoadModule mpm_event_module %[3]s/mod_mpm_event.so
+LoadModule authz_core_module %[3]s/mod_authz_core.so
+%[4]s
+ErrorLog "%[5]s"
+LogLevel warn
+LogFormat "%%m\t%%U\t%%q\t%%>s\t%%B\t%%O\t%%{Range}i\t%%r\t%%{remote}p\t%%k" testenv
+CustomLog "%[6]s" testenv
+DocumentRoot "%[7]s"
+<Directory />
+    Require all granted
+</Directory>
+KeepAlive On
+MaxKeepAliveRequests 0
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 32
+MaxRequestWorkers 32
+MinSpareThreads 1
+MaxSpareThreads 32
+ServerTokens Prod
+`, s.dir, s.addr, apacheModules, user, s.errorLog, s.accessLog, s.root)
+	confPath := filepath.Join(s.dir, "apache2.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return exec.Command(bin, "-f", confPath, "-DFOREGROUND")
+}
