@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/zyncio/zync/index"
+	"github.com/zyncio/zync/source/mirror"
+	"github.com/zyncio/zync/source/retry"
 	"hash"
 	"io"
 	"io/fs"
@@ -55,8 +57,14 @@ type GetOptions struct {
 	Client *http.Client
 	// Header is added to every HTTP request.
 	Header http.Header
-	// Concurrency is how many range requests are in flight; 0 means 4.
+	// Concurrency is how many range requests are in flight per URL; 0
+	// means 8, enough to hide the round trips of a distant server.
 	Concurrency int
+	// MaxGap merges missing ranges separated by at most this many bytes into
+	// one HTTP range (the gap is fetched and thrown away): on a
+	// high-latency link a few unneeded bytes beat more requests. 0 merges
+	// only adjacent ranges.
+	MaxGap int64
 	// Workers is how many goroutines scan seeds; 0 means all cores.
 	Workers int
 	// Progress, if set, receives progress events; it may be called from
@@ -365,7 +373,7 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 	}
 
 	plan := u.plan()
-	u.progress(Event{Phase: "plan", Total: plan.ToFetch, Message: fmt.Sprintf("reuse %d bytes, fetch %d bytes in %d ranges", plan.Reused, plan.ToFetch, plan.Ranges)})
+	u.progress(Event{Phase: "plan", Bytes: plan.Reused, Total: plan.Length, Message: fmt.Sprintf("reuse %d bytes, fetch %d bytes in %d ranges", plan.Reused, plan.ToFetch, plan.Ranges)})
 	if plan.ToFetch > 0 {
 		if err := u.fetch(ctx, plan, &id); err != nil {
 			if ctx.Err() != nil {
@@ -519,7 +527,17 @@ func (u *updater) dryRun(ctx context.Context) (*Result, error) {
 	return &Result{Output: u.out, Length: u.x.Length, Reused: plan.Reused, Plan: &plan}, nil
 }
 
-const defaultMinSavings = 0.05
+const (
+	defaultMinSavings  = 0.05
+	defaultConcurrency = 8
+)
+
+func (u *updater) concurrency() int {
+	if u.opts.Concurrency > 0 {
+		return u.opts.Concurrency
+	}
+	return defaultConcurrency
+}
 
 // plan says what remains to fetch, and whether a delta is worth it.
 func (u *updater) plan() Plan {
@@ -538,7 +556,7 @@ func (u *updater) plan() Plan {
 		return p
 	}
 	maxRanges := httpsource.DefaultMaxRanges
-	conc := max(u.opts.Concurrency, 1)
+	conc := u.concurrency()
 	p.Requests = max((p.Ranges+maxRanges-1)/maxRanges, min(p.Ranges, conc))
 	return p
 }
@@ -613,18 +631,28 @@ func (u *updater) targetURLs() ([]string, error) {
 	return urls, nil
 }
 
-// source returns where the missing bytes come from: the first URL whose
-// server confirms the control file's length. A server reporting a different
-// length stops the run: the control file and the target differ.
+// source returns where the missing bytes come from: every URL whose server
+// confirms the control file's length, each behind retries, all behind
+// mirror failover. A server reporting a different length stops the run: the
+// control file and the target differ.
 func (u *updater) source(ctx context.Context, urls []string, id *assemble.Identity) (source.Source, error) {
+	ro := retry.Options{
+		Logger: u.logger,
+		OnRetry: func(e retry.Event) {
+			u.progress(Event{Phase: "retry", Path: e.URL, Message: fmt.Sprintf("attempt %d after %v: %v", e.Attempt, e.Delay.Round(time.Millisecond), e.Err)})
+		},
+	}
+	var srcs []source.Source
 	var lastErr error
 	for _, url := range urls {
 		hs, err := httpsource.New(url, httpsource.Options{
-			Client:      u.opts.Client,
-			Header:      u.opts.Header,
-			Concurrency: u.opts.Concurrency,
-			Length:      u.x.Length,
-			Logger:      u.logger,
+			Client:       u.opts.Client,
+			Header:       u.opts.Header,
+			Concurrency:  u.concurrency(),
+			MaxGap:       u.opts.MaxGap,
+			Length:       u.x.Length,
+			Logger:       u.logger,
+			StallTimeout: u.opts.StallTimeout,
 			OnRequest: func(ri httpsource.RequestInfo) {
 				u.requests.Add(1)
 				u.wire.Add(ri.Bytes)
@@ -634,24 +662,44 @@ func (u *updater) source(ctx context.Context, urls []string, id *assemble.Identi
 			lastErr = err
 			continue
 		}
-		info, err := hs.Stat(ctx)
+		var info httpsource.Info
+		err = retry.Do(ctx, ro, hs.URL(), func(ctx context.Context) (err error) {
+			info, err = hs.Stat(ctx)
+			return err
+		})
 		if errors.Is(err, source.ErrLengthMismatch) {
-			return nil, fmt.Errorf("%s: %w: the control file says %d bytes, the server has %d", url, source.ErrLengthMismatch, u.x.Length, info.Length)
+			return nil, fmt.Errorf("%s: %w: the control file says %d bytes, the server has %d", hs.URL(), source.ErrLengthMismatch, u.x.Length, info.Length)
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
 			lastErr = err
-			u.logger.Warn("URL unusable", "url", url, "err", err)
+			u.logger.Warn("URL unusable", "url", hs.URL(), "err", err)
+			u.progress(Event{Phase: "warning", Path: hs.URL(), Message: err.Error()})
 			continue
 		}
-		v := info.ETag
-		if v == "" {
-			v = info.LastModified
+		// If-Range guards this run against the file changing under it, with
+		// a strong ETag only: RFC 7233 forbids weak ETags there, and a date
+		// is strong only when it is old enough, so servers such as Apache
+		// answer a recent one with the whole file.
+		if e := info.ETag; e != "" && !strings.HasPrefix(e, "W/") {
+			hs.SetIfRange(e)
 		}
-		if v != "" && v != id.Validator {
+		v := info.Validator()
+		if len(srcs) == 0 && v != "" && v != id.Validator {
 			id.Validator = v
 			u.a.SetIdentity(*id)
 		}
-		return hs, nil
+		srcs = append(srcs, retry.New(hs, ro))
 	}
-	return nil, lastErr
+	if len(srcs) == 0 {
+		return nil, lastErr
+	}
+	return mirror.New(srcs, mirror.Options{
+		Logger: u.logger,
+		OnEvent: func(e mirror.Event) {
+			u.progress(Event{Phase: "warning", Path: e.URL, Message: fmt.Sprintf("mirror %v: %v", e.Kind, e.Err)})
+		},
+	})
 }
