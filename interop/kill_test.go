@@ -136,3 +136,46 @@ func parseRangeBlocks(h string, bs int64) map[int64]bool {
 	}
 	return got
 }
+
+// TestInterruptMessage sends SIGINT (Ctrl-C) to a running `zync get`: it
+// must exit promptly with code 130, say that the same command resumes, and
+// leave the part file and journal for that.
+func TestInterruptMessage(t *testing.T) {
+	const size = 8 << 20
+	pub, work := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(pub, "big.img"), randBytes(78, size))
+	zyncMake(t, pub, "big.img")
+	ng := testenv.StartNginx(t, pub)
+	out := filepath.Join(work, "big.img")
+	cmd := exec.Command(testenv.Zync(t), "get", "--progress", "json", "--limit-rate", "1M", "--min-savings", "0", "-o", out, ng.URL("big.img.zsync"))
+	cmd.Dir = work
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"event":"fetch"`) {
+			cmd.Process.Signal(os.Interrupt)
+			break
+		}
+	}
+	for sc.Scan() {
+	}
+	err = cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit: %v, want code 130; stderr: %s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "run the same command again to resume") {
+		t.Errorf("stderr does not say how to resume: %s", stderr.String())
+	}
+	if _, err := os.Stat(out + assemble.PartSuffix + assemble.JournalSuffix); err != nil {
+		t.Errorf("no journal left to resume from: %v", err)
+	}
+}
