@@ -51,12 +51,14 @@ DocumentRoot "%[7]s"
 </Directory>
 KeepAlive On
 MaxKeepAliveRequests 0
+# One worker thread: requests are handled (and logged) one after another, so
+# the harness's log sync request is logged after every earlier request.
 StartServers 1
 ServerLimit 1
-ThreadsPerChild 32
-MaxRequestWorkers 32
+ThreadsPerChild 1
+MaxRequestWorkers 1
 MinSpareThreads 1
-MaxSpareThreads 32
+MaxSpareThreads 2
 ServerTokens Prod
 `, s.dir, s.addr, apacheModules, user, s.errorLog, s.accessLog, s.root)
 	confPath := filepath.Join(s.dir, "apache2.conf")

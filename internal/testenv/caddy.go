@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-var caddyKind = &serverKind{name: "caddy", setup: caddySetup, parse: caddyParse}
+var caddyKind = &serverKind{name: "caddy", setup: caddySetup, parse: caddyParse, unordered: true}
 
 // StartCaddy starts Caddy (Debian package caddy) with its file_server
 // serving root and stops it when the test ends: no admin endpoint, no
