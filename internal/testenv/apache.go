@@ -11,7 +11,7 @@ import (
 // apacheModules is where Debian's apache2 package keeps its modules.
 const apacheModules = "/usr/lib/apache2/modules"
 
-var apacheKind = &serverKind{name: "apache2", setup: apacheSetup, parse: parseTSV}
+var apacheKind = &serverKind{name: "apache2", setup: apacheSetup, parse: parseTSV, unordered: true}
 
 // StartApache starts Apache httpd (Debian package apache2) serving root as
 // static files and stops it when the test ends. The config loads no module
@@ -51,14 +51,12 @@ DocumentRoot "%[7]s"
 </Directory>
 KeepAlive On
 MaxKeepAliveRequests 0
-# One worker thread: requests are handled (and logged) one after another, so
-# the harness's log sync request is logged after every earlier request.
 StartServers 1
 ServerLimit 1
-ThreadsPerChild 1
-MaxRequestWorkers 1
+ThreadsPerChild 32
+MaxRequestWorkers 32
 MinSpareThreads 1
-MaxSpareThreads 2
+MaxSpareThreads 32
 ServerTokens Prod
 `, s.dir, s.addr, apacheModules, user, s.errorLog, s.accessLog, s.root)
 	confPath := filepath.Join(s.dir, "apache2.conf")

@@ -84,10 +84,10 @@ type serverKind struct {
 	// parse reads one access-log line.
 	parse func(line []byte) (Request, error)
 	// unordered: the server handles requests on several threads, so a
-	// request's log line may be written after a later request's (Caddy).
-	// Log then syncs twice, giving earlier requests a whole round trip to
-	// be logged. (nginx and lighttpd are single-threaded event loops;
-	// Apache runs here with one worker thread.)
+	// request's log line may be written after a later request's (Apache,
+	// Caddy). Log then syncs twice, giving earlier requests a whole round
+	// trip more to be logged. (nginx and lighttpd are single-threaded event
+	// loops: their logs are in order.)
 	unordered bool
 }
 
