@@ -439,6 +439,7 @@ func (f *fetch) partial(resp *http.Response, body io.Reader, t task, spans []spa
 	s := f.s
 	var what string
 	singlePart := false
+	parts := 0 // parts of a multipart answer
 	mt, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if strings.EqualFold(mt, "multipart/byteranges") {
 		boundary := params["boundary"]
@@ -470,6 +471,7 @@ func (f *fetch) partial(resp *http.Response, body io.Reader, t task, spans []spa
 				return result{err: err}
 			}
 			got = append(got, fmt.Sprintf("%d-%d", cr.off, cr.end-1))
+			parts++
 			if err := f.readPart(p, cr, t.idx); err != nil {
 				return errResult(err)
 			}
@@ -507,6 +509,12 @@ func (f *fetch) partial(resp *http.Response, body io.Reader, t task, spans []spa
 		// does not do this many ranges. Not the server leaving out ranges it
 		// says it sends, so they do not count as missed.
 		s.narrow(len(spans), "answered a multi-range request with a single part")
+		return result{requeue: missing, what: what}
+	case !singlePart && parts > 0 && parts < len(spans) && s.capRanges(parts):
+		// Some parts, fewer than asked: the server answers only so many
+		// ranges per request (lighttpd: 10). Ask for no more than that from
+		// now on; the ranges left out are asked for again, not counted as
+		// missed.
 		return result{requeue: missing, what: what}
 	}
 	return result{missing: missing, what: what}

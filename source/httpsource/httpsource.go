@@ -63,7 +63,7 @@ import (
 // Defaults for the zero values of Options.
 const (
 	DefaultConcurrency  = 4
-	DefaultMaxRanges    = 16
+	DefaultMaxRanges    = 64
 	DefaultStallTimeout = 30 * time.Second
 )
 
@@ -446,6 +446,27 @@ func (s *Source) narrow(asked int, why string) {
 			s.confirmed.Store(false)
 			s.log.Debug("httpsource: fewer ranges per request", "url", s.shown, "from", cur, "to", next, "why", why)
 			return
+		}
+	}
+}
+
+// capRanges lowers the ranges put in one request to n, the most the server
+// answered, and reports whether that lowered it (so it happens a bounded
+// number of times: the limit only goes down).
+func (s *Source) capRanges(n int) bool {
+	if n < 2 {
+		s.stepDown(modeSingle, "answers one range per request")
+		return s.mode.Load() == modeSingle
+	}
+	for {
+		cur := s.limit.Load()
+		if cur <= int32(n) {
+			return false
+		}
+		if s.limit.CompareAndSwap(cur, int32(n)) {
+			s.confirmed.Store(false)
+			s.log.Debug("httpsource: the server answers only so many ranges per request", "url", s.shown, "from", cur, "to", n)
+			return true
 		}
 	}
 }
