@@ -1,10 +1,18 @@
 // Package corpus builds benchmark and interoperability corpora reproducibly.
 //
-// The first corpus is the Go toolchain: two consecutive releases make a
-// realistic "update" pair (about 210 MB each, with changed binaries, changed
-// and unchanged sources). They come from the Go module proxy, which CI can
-// reach, as the golang.org/toolchain module, and are turned into
-// deterministic uncompressed tar files.
+// Three corpora, each a pair (seed, target) cached in a directory
+// (DefaultCacheDir):
+//
+//   - GoToolchainTar: the Go toolchain. Two consecutive releases make a
+//     realistic "update" pair (about 210 MB each, with changed binaries,
+//     changed and unchanged sources). They come from the Go module proxy,
+//     which CI can reach, as the golang.org/toolchain module, and are turned
+//     into deterministic uncompressed tar files (layout below).
+//   - NpmTar: an npm package's registry tarball (e.g. typescript 5.4.5 and
+//     5.5.2), fetched with `npm pack` and gunzipped: the tar is the
+//     registry's own, byte for byte.
+//   - RandPair: random bytes and a copy with scattered small edits, one
+//     insertion and one deletion, generated from a fixed seed.
 //
 // # Tar layout
 //
