@@ -117,8 +117,11 @@ type Result struct {
 	Checked  string        `json:"checked"` // whole-file hashes verified, e.g. "SHA-256+SHA-1"
 	SHA256   string        `json:"sha256"`  // hex SHA-256 of the target
 	Plan     *Plan         `json:"plan,omitempty"`
-	UpToDate bool          `json:"up_to_date"` // the output already was the target; nothing was fetched
-	Resumed  bool          `json:"resumed"`    // an interrupted run's verified blocks were reused
+	// Time spent scanning seeds and fetching (the control file excluded).
+	ScanTime  time.Duration `json:"-"`
+	FetchTime time.Duration `json:"-"`
+	UpToDate  bool          `json:"up_to_date"` // the output already was the target; nothing was fetched
+	Resumed   bool          `json:"resumed"`    // an interrupted run's verified blocks were reused
 }
 
 // Control is a parsed control file and where it came from.
@@ -354,6 +357,7 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 	keep := true
 	defer func() { _ = a.Close(keep) }()
 
+	scanStart := time.Now()
 	if !resumed {
 		if err := u.scanSeeds(ctx); err != nil {
 			return nil, err
@@ -372,7 +376,9 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 		}
 	}
 
+	scanTime := time.Since(scanStart)
 	plan := u.plan()
+	fetchStart := time.Now()
 	u.progress(Event{Phase: "plan", Bytes: plan.Reused, Total: plan.Length, Message: fmt.Sprintf("reuse %d bytes, fetch %d bytes in %d ranges", plan.Reused, plan.ToFetch, plan.Ranges)})
 	if plan.ToFetch > 0 {
 		if err := u.fetch(ctx, plan, &id); err != nil {
@@ -383,6 +389,7 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 		}
 	}
 
+	fetchTime := time.Since(fetchStart)
 	checked, sum, err := a.Verify(ctx, assemble.Hashes{SHA1: u.c.File.SHA1, SHA256: u.c.File.SHA256})
 	if err != nil {
 		if errors.Is(err, assemble.ErrVerify) {
@@ -401,15 +408,17 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 	_ = os.Remove(u.out + assemble.PartSuffix + assemble.JournalSuffix)
 	u.progress(Event{Phase: "done", Bytes: u.x.Length, Total: u.x.Length})
 	return &Result{
-		Output:   u.out,
-		Length:   u.x.Length,
-		Reused:   a.Reused() + a.ResumedBytes(),
-		Fetched:  u.wire.Load(),
-		Requests: int(u.requests.Load()),
-		Checked:  checked,
-		SHA256:   fmt.Sprintf("%x", sum),
-		Plan:     &plan,
-		Resumed:  resumed,
+		Output:    u.out,
+		Length:    u.x.Length,
+		Reused:    a.Reused() + a.ResumedBytes(),
+		Fetched:   u.wire.Load(),
+		Requests:  int(u.requests.Load()),
+		Checked:   checked,
+		SHA256:    fmt.Sprintf("%x", sum),
+		Plan:      &plan,
+		Resumed:   resumed,
+		ScanTime:  scanTime,
+		FetchTime: fetchTime,
 	}, nil
 }
 

@@ -180,10 +180,12 @@ func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 type jsonResult struct {
 	*zync.Result
 	ElapsedMS int64 `json:"elapsed_ms"`
+	ScanMS    int64 `json:"scan_ms"`
+	FetchMS   int64 `json:"fetch_ms"`
 }
 
 func newJSONResult(res *zync.Result) jsonResult {
-	return jsonResult{res, res.Elapsed.Milliseconds()}
+	return jsonResult{res, res.Elapsed.Milliseconds(), res.ScanTime.Milliseconds(), res.FetchTime.Milliseconds()}
 }
 
 // jsonSummary is the last line of --progress json after a success.
