@@ -310,10 +310,14 @@ func (s *Scanner) continues(k int64, w0 uint32, window []byte) bool {
 		bytes.Equal(s.strong(&s.d0, window[:m.bs]), m.x.StrongSum(k))
 }
 
-// skipped records that positions [from, to) were jumped over.
+// skipped records that positions [from, to) were jumped over. Spans less
+// than a window apart are joined (a match is followed by a lookup at one
+// position, then another jump): the sweep then reads long stretches instead
+// of re-reading a window around every block, and looking again at the few
+// positions in between costs nothing worth mentioning.
 func (s *Scanner) skipped(from, to int64) {
-	if n := len(s.skips); n > 0 && s.skips[n-1].to == from {
-		s.skips[n-1].to = to
+	if n := len(s.skips); n > 0 && from-s.skips[n-1].to <= int64(s.m.Window()) {
+		s.skips[n-1].to = max(s.skips[n-1].to, to)
 		return
 	}
 	s.skips = append(s.skips, span{from, to})

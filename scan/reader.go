@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,12 +65,19 @@ func (m *Matcher) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 	if err != nil || known.Full() || len(skips) == 0 {
 		return found, err
 	}
-	slices.SortFunc(skips, func(a, b span) int { return int(a.from - b.from) })
+	slices.SortFunc(skips, func(a, b span) int { return cmp.Compare(a.from, b.from) })
 	sm := m.sweeper(known)
 	if len(sm.ents) == 0 {
 		return found, nil
 	}
-	more, _, err := sm.scanSpans(ctx, ra, size, known, emit, opts.NewSink, skips, workers, bufSize, nil)
+	// Cut long spans into sections, so every worker has a share.
+	var work []span
+	for _, sp := range skips {
+		for off := sp.from; off < sp.to; off += secSize {
+			work = append(work, span{off, min(off+secSize, sp.to)})
+		}
+	}
+	more, _, err := sm.scanSpans(ctx, ra, size, known, emit, opts.NewSink, work, workers, bufSize, nil)
 	return found + more, err
 }
 
