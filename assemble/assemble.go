@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -55,6 +56,9 @@ type Assembly struct {
 	final   string
 	tmpPath string
 	f       *os.File // nil for a dry run
+	// fresh: the file was created (and sized) by this run, so every byte not
+	// yet written reads as zero. All-zero blocks are then left as holes.
+	fresh   bool
 	id      Identity
 	resumed int64 // blocks taken over from an interrupted run
 
@@ -80,7 +84,9 @@ func Begin(final string, x *index.Index) (*Assembly, error) {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("size temporary file %s: %w", tmp, err)
 	}
-	return newAssembly(final, x, tmp, f), nil
+	a := newAssembly(final, x, tmp, f)
+	a.fresh = true
+	return a, nil
 }
 
 func newAssembly(final string, x *index.Index, tmp string, f *os.File) *Assembly {
@@ -197,6 +203,13 @@ func (a *Assembly) writeBlocks(first int64, data []byte) error {
 		return nil
 	}
 	bs := int64(a.x.Blocksize)
+	if a.fresh && allZero(data) {
+		// A hole of the new file already reads as these bytes.
+		for k := first; k*bs < first*bs+int64(len(data)); k++ {
+			a.written.Claim(k)
+		}
+		return nil
+	}
 	if _, err := a.f.WriteAt(data, first*bs); err != nil {
 		// Not written, so not known: a retry must be able to write them.
 		for k := first; k*bs < first*bs+int64(len(data)); k++ {
@@ -248,11 +261,31 @@ func (w *batchWriter) Flush() error {
 	return err
 }
 
+// allZero reports whether p holds only zero bytes.
+func allZero(p []byte) bool {
+	for len(p) >= 8 {
+		if binary.LittleEndian.Uint64(p) != 0 {
+			return false
+		}
+		p = p[8:]
+	}
+	for _, c := range p {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func (a *Assembly) writeBlock(k int64, data []byte) error {
 	if a.f == nil {
 		return nil
 	}
 	n := a.x.BlockLen(k)
+	if a.fresh && allZero(data[:n]) {
+		a.written.Claim(k)
+		return nil
+	}
 	if _, err := a.f.WriteAt(data[:n], k*int64(a.x.Blocksize)); err != nil {
 		return fmt.Errorf("write block %d to %s: %w", k, a.tmpPath, err)
 	}
