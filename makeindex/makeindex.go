@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -122,6 +123,10 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 			h := opts.Algo.New()
 			var sum [64]byte
 			pad := make([]byte, bs)
+			// The sums of an all-zero block, computed once: disk images and
+			// sparse files are mostly such blocks.
+			h.Write(pad)
+			zeroWeak, zeroStrong := rollsum.Sum(pad)&mask, h.Sum(nil)
 			for c := range blockCh {
 				for o := 0; o < c.n; o += bs {
 					blk := (c.off + int64(o)) / int64(bs)
@@ -130,6 +135,11 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 						copy(pad, p)
 						clear(pad[len(p):])
 						p = pad
+					}
+					if isZero(p) {
+						x.Weak[blk] = zeroWeak
+						copy(x.StrongSum(blk), zeroStrong)
+						continue
 					}
 					x.Weak[blk] = rollsum.Sum(p) & mask
 					h.Reset()
@@ -186,4 +196,20 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 		return nil, err
 	}
 	return &Result{Index: x, SHA1: sha1h.Sum(nil), SHA256: sha256h.Sum(nil)}, nil
+}
+
+// isZero reports whether p holds only zero bytes.
+func isZero(p []byte) bool {
+	for len(p) >= 8 {
+		if binary.LittleEndian.Uint64(p) != 0 {
+			return false
+		}
+		p = p[8:]
+	}
+	for _, c := range p {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

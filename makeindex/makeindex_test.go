@@ -19,7 +19,10 @@ func TestBuildMatchesSerial(t *testing.T) {
 	for _, size := range []int{0, 1, 1023, 1024, 1025, 5<<20 + 77} {
 		data := make([]byte, size)
 		for i := range data {
-			data[i] = byte(r.Uint32())
+			// Long zero stretches too: zero blocks take a shortcut.
+			if i/3000%3 != 0 {
+				data[i] = byte(r.Uint32())
+			}
 		}
 		for _, algo := range []index.StrongAlgo{index.MD4, index.SHA224} {
 			res, err := Build(context.Background(), bytes.NewReader(data), int64(size), Options{

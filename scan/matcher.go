@@ -24,6 +24,7 @@ package scan
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"hash"
 	"math/bits"
 	"slices"
@@ -182,6 +183,25 @@ func (m *Matcher) buildTable(runs []uint32) {
 // keep the rolling loop short.
 func (m *Matcher) bloom(h uint64) (uint64, uint64) {
 	return h >> (m.bitShift & 63), bloomBits(h)
+}
+
+// maybe reports whether hash h passes the prefilter.
+func (m *Matcher) maybe(h uint64) bool {
+	w, bm := m.bloom(h)
+	return m.bits[w]&bm == bm
+}
+
+// runLen returns how many leading bytes of p equal c.
+func runLen(p []byte, c byte) int {
+	pat := uint64(c) * 0x0101010101010101
+	n := 0
+	for len(p)-n >= 8 && binary.LittleEndian.Uint64(p[n:]) == pat {
+		n += 8
+	}
+	for n < len(p) && p[n] == c {
+		n++
+	}
+	return n
 }
 
 func bloomBits(h uint64) uint64 {
@@ -377,7 +397,12 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 		if s.cont >= 0 && at >= s.contAt {
 			k := s.cont
 			s.cont = -1
-			if at == s.contAt && s.continues(k, w0, buf[x:]) {
+			// The window repeats the previous one, whose block k-1 just
+			// matched, and block k has the same content as k-1: a match
+			// without hashing (runs of zeros in disk images).
+			same := x >= bs && k > 0 && k < m.n && m.group[k] == m.group[k-1] &&
+				bytes.Equal(buf[x:x+bs], buf[x-bs:x])
+			if at == s.contAt && (same || s.continues(k, w0, buf[x:])) {
 				if err := s.claim(k, buf[x:x+bs]); err != nil {
 					return x, err
 				}
@@ -422,6 +447,24 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 		if x+1 >= limit {
 			x++
 			break
+		}
+		// In a run of one byte value every window has the key just looked
+		// up; if that found nothing still wanted, skip the whole run.
+		if w := m.Window(); buf[x] == buf[x+w-1] && buf[x] == buf[x+w] && (s.cont < 0 || m.sweep) {
+			// The key first: the run is measured only when it can be
+			// skipped, so each run is measured once.
+			if hh := hashKey(w0m, w1m); hh == s.dead || !m.maybe(hh) {
+				// Measure the run only as far as the scan may skip (up to a
+				// pending continuation), so the work is what is skipped.
+				bound := limit - 1
+				if s.cont >= 0 && s.contAt-base < int64(bound) {
+					bound = int(max(int64(x), s.contAt-base))
+				}
+				if n := runLen(buf[x:bound+w], buf[x]); x+n-w > x {
+					x += n - w
+					continue
+				}
+			}
 		}
 		// Roll to the next position whose key passes the prefilter, or to
 		// the last position, in a tight loop. A pending continuation stops
