@@ -296,6 +296,23 @@ func (r *report) ratiosMarkdown() string {
 				ratio("zync", "get", "zsync", "get", rtt, reqs))
 			if rtt == 0 {
 				fmt.Fprintf(&b, "; zync make / zsyncmake wall time %s", ratio("zync", "make", "zsync", "make", 0, wall))
+			} else {
+				// The time the link adds to each tool's get: its wall time at
+				// this RTT less its wall time at RTT 0. This isolates the
+				// network from the local scan, which does not depend on the
+				// link.
+				added := func(tool string) (float64, bool) {
+					k, k0 := rowKey{c.name, tool, "get", rtt}, rowKey{c.name, tool, "get", 0}
+					if r.results[k] == nil || r.results[k0] == nil || r.row(k).err != "" || r.row(k0).err != "" {
+						return 0, false
+					}
+					return (r.row(k).wall - r.row(k0).wall).Seconds(), true
+				}
+				if z, ok1 := added("zync"); ok1 {
+					if s, ok2 := added("zsync"); ok2 && s > 0 {
+						fmt.Fprintf(&b, "; time the link adds: zync %.2f s, zsync %.2f s (ratio %.2f)", z, s, z/s)
+					}
+				}
 			}
 			b.WriteString("\n")
 		}
