@@ -345,7 +345,8 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 		id.Validator = j.Validator
 		u.logger.Info("resuming an interrupted run", "blocks", j.Count())
 	} else {
-		if err := assemble.CheckSpace(filepath.Dir(absPath(u.out)), u.x.Length); err != nil {
+		// All-zero blocks of a new file stay holes: they need no space.
+		if err := assemble.CheckSpace(filepath.Dir(absPath(u.out)), u.x.Length-assemble.ZeroBytes(u.x)); err != nil {
 			return nil, err
 		}
 		if a, err = assemble.Begin(u.out, u.x); err != nil {
