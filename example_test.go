@@ -52,5 +52,5 @@ func Example() {
 	// Output:
 	// identical: true
 	// reused most: true
-	// checked: SHA-256+SHA-1
+	// checked: SHA-256
 }

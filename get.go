@@ -114,7 +114,7 @@ type Result struct {
 	Fetched  int64         `json:"fetched_bytes"` // payload bytes received over the network
 	Requests int           `json:"requests"`      // HTTP requests for target data
 	Elapsed  time.Duration `json:"-"`
-	Checked  string        `json:"checked"` // whole-file hashes verified, e.g. "SHA-256+SHA-1"
+	Checked  string        `json:"checked"` // whole-file hash verified: "SHA-256", or "SHA-1" for a control file without File-Hash
 	SHA256   string        `json:"sha256"`  // hex SHA-256 of the target
 	Plan     *Plan         `json:"plan,omitempty"`
 	// Time spent scanning seeds and fetching (the control file excluded).
@@ -391,7 +391,13 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 	}
 
 	fetchTime := time.Since(fetchStart)
-	checked, sum, err := a.Verify(ctx, assemble.Hashes{SHA1: u.c.File.SHA1, SHA256: u.c.File.SHA256})
+	// SHA-256 when the control file has it, else SHA-1 (zsync 0.6 files):
+	// one strong whole-file hash is the check; a second would only cost time.
+	want := assemble.Hashes{SHA256: u.c.File.SHA256}
+	if want.SHA256 == nil {
+		want.SHA1 = u.c.File.SHA1
+	}
+	checked, sum, err := a.Verify(ctx, want)
 	if err != nil {
 		if errors.Is(err, assemble.ErrVerify) {
 			keep = false // proven wrong: nothing in it is worth resuming from
