@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/zyncio/zync/patch"
 	"io/fs"
 	"net"
 	"regexp"
@@ -21,6 +22,10 @@ import (
 // classify maps an error to an exit code by the sentinels it wraps.
 func classify(err error) int {
 	switch {
+	case errors.Is(err, patch.ErrWrongSeed):
+		return exitVerify
+	case errors.Is(err, patch.ErrCorrupt), errors.Is(err, patch.ErrUnsupported):
+		return exitControl
 	case errors.Is(err, source.ErrLengthMismatch), errors.Is(err, source.ErrChanged):
 		return exitDiffer
 	case errors.Is(err, assemble.ErrVerify), errors.Is(err, assemble.ErrBlockMismatch):
@@ -80,6 +85,12 @@ const proxyVars = "http_proxy, https_proxy, no_proxy"
 // hintFor says what the user can do about an error.
 func hintFor(err error) string {
 	switch {
+	case errors.Is(err, patch.ErrWrongSeed):
+		return "the patch was made from another file: give the file it was made from; the output was left untouched"
+	case errors.Is(err, patch.ErrCorrupt):
+		return "the patch is damaged or truncated: fetch it again; the output was left untouched"
+	case errors.Is(err, patch.ErrUnsupported):
+		return "the patch needs a newer zync"
 	case errors.Is(err, source.ErrChanged):
 		return "the file on the server changed during the run; run again"
 	case errors.Is(err, source.ErrLengthMismatch):

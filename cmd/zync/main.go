@@ -76,7 +76,7 @@ zsync 0.6.x, zsync2 and zsync 0.7.x in both directions.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newMakeCmd(), newGetCmd(), newDemoCmd())
+	root.AddCommand(newMakeCmd(), newGetCmd(), newDemoCmd(), newDiffCmd(), newApplyCmd())
 	// Wrong numbers of arguments and unknown commands are usage errors.
 	for _, c := range root.Commands() {
 		if args := c.Args; args != nil {
