@@ -60,6 +60,10 @@ type GetOptions struct {
 	// Concurrency is how many range requests are in flight per URL; 0
 	// means 8, enough to hide the round trips of a distant server.
 	Concurrency int
+	// WasteBudget bounds the bytes a server that ignores Range may make zync
+	// read and throw away (its whole file instead of the ranges asked):
+	// 0 means no bound, negative means never read a whole file for ranges.
+	WasteBudget int64
 	// MaxGap merges missing ranges separated by at most this many bytes into
 	// one HTTP range (the gap is fetched and thrown away): on a
 	// high-latency link a few unneeded bytes beat more requests. 0 merges
@@ -666,6 +670,7 @@ func (u *updater) source(ctx context.Context, urls []string, id *assemble.Identi
 			Header:       u.opts.Header,
 			Concurrency:  u.concurrency(),
 			MaxGap:       u.opts.MaxGap,
+			WasteBudget:  u.opts.WasteBudget,
 			Length:       u.x.Length,
 			Logger:       u.logger,
 			StallTimeout: u.opts.StallTimeout,

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/zyncio/zync/source/httpsource"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -236,5 +239,46 @@ func TestWholeDownloadWhenDeltaDoesNotPay(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(out); !bytes.Equal(got, f.target) {
 		t.Fatal("output differs")
+	}
+}
+
+// TestWasteBudget serves the target from a server that ignores Range (as
+// some CDNs and proxies do): within the budget the whole body is read and the
+// unneeded bytes thrown away; over it the run stops and says why.
+func TestWasteBudget(t *testing.T) {
+	f := publish(t, 1<<20)
+	body, _ := os.ReadFile(filepath.Join(f.pub, "t.bin"))
+	ctl, _ := os.ReadFile(filepath.Join(f.pub, "t.bin.zsync"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".zsync") {
+			w.Write(ctl)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body) // Range ignored: always 200 and the whole file
+	}))
+	defer srv.Close()
+	seed := f.seed(t)
+	for _, tt := range []struct {
+		budget int64
+		ok     bool
+	}{{0, true}, {2 << 20, true}, {10_000, false}, {-1, false}} {
+		out := filepath.Join(t.TempDir(), "out")
+		_, err := Get(context.Background(), srv.URL+"/t.bin.zsync", GetOptions{Output: out, Seeds: []string{seed}, WasteBudget: tt.budget})
+		if tt.ok {
+			if err != nil {
+				t.Fatalf("budget %d: %v", tt.budget, err)
+			}
+			if got, _ := os.ReadFile(out); !bytes.Equal(got, f.target) {
+				t.Fatalf("budget %d: output differs", tt.budget)
+			}
+			continue
+		}
+		if !errors.Is(err, httpsource.ErrWasteBudget) {
+			t.Fatalf("budget %d: got %v, want ErrWasteBudget", tt.budget, err)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("budget %d: output written", tt.budget)
+		}
 	}
 }

@@ -60,6 +60,7 @@ given in the proxy URL).`,
 	fl.StringVarP(&g.opts.BaseURL, "base-url", "u", "", "base for relative URLs in a local control file")
 	fl.StringVarP(&g.opts.KeepControl, "keep", "k", "", "save the control file here")
 	fl.IntVarP(&g.opts.Concurrency, "jobs", "j", 8, "HTTP requests in flight per URL (1 to 64)")
+	fl.Int64Var(&g.opts.WasteBudget, "max-waste", 0, "most bytes to read and throw away when a server ignores Range and sends the whole file (0: no limit; -1: never)")
 	fl.Int64Var(&g.opts.MaxGap, "merge-gap", 0, "merge missing ranges at most this many bytes apart into one (fewer requests on high-latency links, a few more bytes)")
 	fl.StringArrayVar(&g.mirrors, "url", nil, "another URL of the target (a mirror), tried after the control file's (repeatable)")
 	fl.StringArrayVarP(&g.auth, "auth", "A", nil, "host=user:pass: HTTP Basic auth sent to that host only (host or host:port; repeatable), as zsync -A")
