@@ -125,6 +125,7 @@ type Result struct {
 	ScanTime  time.Duration `json:"-"`
 	FetchTime time.Duration `json:"-"`
 	UpToDate  bool          `json:"up_to_date"` // the output already was the target; nothing was fetched
+	Patched   bool          `json:"patched"`    // made with an announced patch (one request) instead of blocks
 	Resumed   bool          `json:"resumed"`    // an interrupted run's verified blocks were reused
 }
 
@@ -341,6 +342,11 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 	}
 	if u.opts.DryRun {
 		return u.dryRun(ctx)
+	}
+	if res, err := u.tryPatch(ctx); err == nil {
+		return res, nil
+	} else if ctx.Err() != nil {
+		return nil, err
 	}
 	id := assemble.Identity{Control: u.c.Hash, Length: u.x.Length, Blocksize: u.x.Blocksize}
 	a, j, err := assemble.Resume(u.out, u.x, id)

@@ -16,6 +16,8 @@ func newMakeCmd() *cobra.Command {
 		output  string
 		strong  string
 		jsonOut bool
+		// patchFrom are old releases to write patches from.
+		patchFrom []string
 	)
 	cmd := &cobra.Command{
 		Use:   "make [flags] FILE",
@@ -46,6 +48,11 @@ out exactly as zsyncmake writes them, a SHA-1 and a SHA-256 of the whole file.`,
 			if err != nil {
 				return err
 			}
+			for _, old := range patchFrom {
+				if _, err := zync.AddPatch(cmd.Context(), f, old, in, filepath.Dir(output)); err != nil {
+					return err
+				}
+			}
 			if err := zync.WriteControlFile(output, f); err != nil {
 				return err
 			}
@@ -65,5 +72,6 @@ out exactly as zsyncmake writes them, a SHA-1 and a SHA-256 of the whole file.`,
 	fl.StringVarP(&opts.Filename, "filename", "f", "", "file name suggested to clients (default: FILE's base name)")
 	fl.StringVar(&strong, "strong", "md4", "strong block sum: md4 (every zsync client), md5 or sha224 (zsync 0.7+ clients only)")
 	fl.BoolVar(&jsonOut, "json", false, "print a JSON summary on stdout")
+	fl.StringArrayVar(&patchFrom, "patch-from", nil, "also write a patch from this old release beside the control file and announce it there; clients holding that release fetch it in one request (repeatable)")
 	return cmd
 }
