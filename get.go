@@ -89,6 +89,9 @@ type GetOptions struct {
 	// fetched whole with one plain request. 0 means 0.05; negative never
 	// falls back.
 	MinSavings float64
+	// Plain fetches from the target's URLs even when the control file names
+	// a compressed companion (see AddCompanion).
+	Plain bool
 }
 
 // Plan is what a Get will do once the seeds are scanned.
@@ -598,9 +601,20 @@ func (u *updater) fetch(ctx context.Context, plan Plan, id *assemble.Identity) e
 			"reused", plan.Reused, "length", plan.Length)
 		u.progress(Event{Phase: "warning", Message: "seeds supply too little; downloading the whole target"})
 	}
+	withCompanion := u.openCompanionAsync(ctx)
 	src, err := u.source(ctx, urls, id)
-	if err != nil {
+	switch {
+	case err == nil:
+		src = withCompanion(src)
+	case errors.Is(err, source.ErrLengthMismatch) || ctx.Err() != nil:
+		_ = withCompanion(nil) // wait for it
 		return err
+	default:
+		// No URL of the target is usable: the companion alone may do.
+		if src = withCompanion(nil); src == nil {
+			return err
+		}
+		u.warn("no URL of the target is usable; fetching from the compressed companion alone", "", err)
 	}
 	// Checkpoint the journal every second while fetching, so a kill loses
 	// at most a second of verified data.
@@ -657,17 +671,21 @@ func (u *updater) targetURLs() ([]string, error) {
 	return urls, nil
 }
 
-// source returns where the missing bytes come from: every URL whose server
-// confirms the control file's length, each behind retries, all behind
-// mirror failover. A server reporting a different length stops the run: the
-// control file and the target differ.
-func (u *updater) source(ctx context.Context, urls []string, id *assemble.Identity) (source.Source, error) {
-	ro := retry.Options{
+func (u *updater) retryOptions() retry.Options {
+	return retry.Options{
 		Logger: u.logger,
 		OnRetry: func(e retry.Event) {
 			u.progress(Event{Phase: "retry", Path: e.URL, Message: fmt.Sprintf("attempt %d after %v: %v", e.Attempt, e.Delay.Round(time.Millisecond), e.Err)})
 		},
 	}
+}
+
+// source returns where the missing bytes come from: every URL whose server
+// confirms the control file's length, each behind retries, all behind
+// mirror failover. A server reporting a different length stops the run: the
+// control file and the target differ.
+func (u *updater) source(ctx context.Context, urls []string, id *assemble.Identity) (source.Source, error) {
+	ro := u.retryOptions()
 	var srcs []source.Source
 	var lastErr error
 	for _, url := range urls {
@@ -680,10 +698,7 @@ func (u *updater) source(ctx context.Context, urls []string, id *assemble.Identi
 			Length:       u.x.Length,
 			Logger:       u.logger,
 			StallTimeout: u.opts.StallTimeout,
-			OnRequest: func(ri httpsource.RequestInfo) {
-				u.requests.Add(1)
-				u.wire.Add(ri.Bytes)
-			},
+			OnRequest:    u.countRequest,
 		})
 		if err != nil {
 			lastErr = err

@@ -165,15 +165,9 @@ func (c ctxReaderT) Read(p []byte) (int, error) {
 }
 
 func (u *updater) applyPatch(ctx context.Context, seed string, p announcedPatch) (*Result, error) {
-	ref, err := url.Parse(p.url)
+	ref, err := u.c.resolve(p.url)
 	if err != nil {
 		return nil, err
-	}
-	if !ref.IsAbs() {
-		if u.c.Base == nil {
-			return nil, fmt.Errorf("relative patch URL %q and no base URL", p.url)
-		}
-		ref = u.c.Base.ResolveReference(ref)
 	}
 	client := u.opts.Client
 	if client == nil {

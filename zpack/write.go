@@ -134,22 +134,25 @@ func Write(ctx context.Context, r io.Reader, size int64, blocksize int, w io.Wri
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	encs := make([]*zstd.Encoder, len(runSizes))
-	for t, rs := range runSizes {
-		eo := []zstd.EOption{
-			zstd.WithEncoderLevel(encLevel(opts.Level)),
-			zstd.WithEncoderConcurrency(workers),
-			zstd.WithWindowSize(windowFor(rs)),
-			zstd.WithEncoderCRC(true),
-		}
-		if len(opts.Dictionary) > 0 {
-			eo = append(eo, zstd.WithEncoderDict(opts.Dictionary))
-		}
-		if encs[t], err = zstd.NewWriter(nil, eo...); err != nil {
-			return nil, fmt.Errorf("zpack: zstd encoder: %w", err)
-		}
-		defer encs[t].Close()
+	// One encoder for every tier, with one state per worker: the best
+	// level's tables take about 34 MB a state (twice that with a
+	// dictionary), so an encoder per tier would multiply that by the tiers.
+	// Its window fits the top tier's runs; every frame is no larger, so
+	// frames are single-segment and a decoder needs only their own size.
+	eo := []zstd.EOption{
+		zstd.WithEncoderLevel(encLevel(opts.Level)),
+		zstd.WithEncoderConcurrency(workers),
+		zstd.WithWindowSize(windowFor(runSizes[len(runSizes)-1])),
+		zstd.WithEncoderCRC(true),
 	}
+	if len(opts.Dictionary) > 0 {
+		eo = append(eo, zstd.WithEncoderDict(opts.Dictionary))
+	}
+	enc, err := zstd.NewWriter(nil, eo...)
+	if err != nil {
+		return nil, fmt.Errorf("zpack: zstd encoder: %w", err)
+	}
+	defer enc.Close()
 	var dictCopy []byte
 	if len(opts.Dictionary) > 0 {
 		dictCopy = append([]byte(nil), opts.Dictionary...)
@@ -209,7 +212,7 @@ func Write(ctx context.Context, r io.Reader, size int64, blocksize int, w io.Wri
 			defer wg.Done()
 			for j := range work {
 				if ctx.Err() == nil {
-					compressRun(j, runSizes, encs)
+					compressRun(j, runSizes, enc)
 				}
 				close(j.done)
 			}
@@ -284,14 +287,14 @@ func Write(ctx context.Context, r io.Reader, size int64, blocksize int, w io.Wri
 
 // compressRun compresses the frames of every tier inside one top-tier run,
 // in layout order.
-func compressRun(j *job, runSizes []int64, encs []*zstd.Encoder) {
+func compressRun(j *job, runSizes []int64, enc *zstd.Encoder) {
 	j.out = j.out[:0]
 	j.lens = j.lens[:0]
 	data := j.data[:j.n]
-	for t, rs := range runSizes {
+	for _, rs := range runSizes {
 		for a := int64(0); a < int64(len(data)); a += rs {
 			before := len(j.out)
-			j.out = encs[t].EncodeAll(data[a:min(a+rs, int64(len(data)))], j.out)
+			j.out = enc.EncodeAll(data[a:min(a+rs, int64(len(data)))], j.out)
 			c := len(j.out) - before
 			if int64(c) > frameBound(min(rs, int64(len(data))-a)) {
 				j.err = fmt.Errorf("zpack: frame of %d bytes compressed to %d bytes, above the format's bound", min(rs, int64(len(data))-a), c)
@@ -368,4 +371,50 @@ func TrainDictionary(ctx context.Context, r io.ReaderAt, size int64, opts DictOp
 	}
 	e.Close()
 	return d, nil
+}
+
+// DictionaryGain estimates what dict saves on the smallest frames of a
+// target of size bytes that r reads: it compresses up to 256 pieces of
+// runSize bytes (the finest tier's run), spread over the target away from
+// the pieces TrainDictionary learns from, at the given level (as
+// Options.Level) with and without dict, and returns the fraction of bytes
+// the dictionary saves (negative if it costs). A dictionary also makes
+// writing several times slower, so a caller may leave out one that saves
+// little.
+func DictionaryGain(ctx context.Context, r io.ReaderAt, size int64, runSize int, level int, dict []byte) (float64, error) {
+	if len(dict) == 0 || size <= 0 || runSize <= 0 {
+		return 0, nil
+	}
+	plain, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(encLevel(level)), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true))
+	if err != nil {
+		return 0, err
+	}
+	defer plain.Close()
+	withDict, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(encLevel(level)), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true), zstd.WithEncoderDict(dict))
+	if err != nil {
+		return 0, fmt.Errorf("zpack: unusable dictionary: %w", err)
+	}
+	defer withDict.Close()
+	const pieces = 256
+	step := max(size/pieces, int64(runSize))
+	buf := make([]byte, runSize)
+	var dst []byte
+	var without, with int64
+	for off := step / 2; off < size; off += step {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		b := buf[:min(int64(runSize), size-off)]
+		if _, err := r.ReadAt(b, off); err != nil && !(errors.Is(err, io.EOF) && off+int64(len(b)) == size) {
+			return 0, fmt.Errorf("zpack: read target: %w", err)
+		}
+		dst = plain.EncodeAll(b, dst[:0])
+		without += int64(len(dst))
+		dst = withDict.EncodeAll(b, dst[:0])
+		with += int64(len(dst))
+	}
+	if without == 0 {
+		return 0, nil
+	}
+	return float64(without-with) / float64(without), nil
 }

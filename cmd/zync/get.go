@@ -71,6 +71,7 @@ given in the proxy URL).`,
 	fl.Var(durationFlag{&g.connectTimeout}, "connect-timeout", "limit for connecting and the TLS handshake, e.g. 15s (default 15s)")
 	fl.Var(durationFlag{&g.stallTimeout}, "stall-timeout", "retry a request that receives nothing for this long (default 30s)")
 	fl.Float64Var(&g.minSavings, "min-savings", 0.05, "fetch the whole file in one request when seeds supply less than this fraction of it; 0 = always use ranges")
+	fl.BoolVar(&g.opts.Plain, "plain", false, "fetch plain blocks from the target's URLs even when the control file names a compressed companion")
 	fl.BoolVar(&g.opts.DryRun, "dry-run", false, "scan the seeds and print the plan (bytes reused, bytes to fetch, ranges, requests); fetch and write nothing")
 	fl.StringVar(&g.progress, "progress", progressAuto, "progress display: auto (a bar when stderr is a terminal), bar, json (JSON lines on stdout) or none")
 	fl.BoolVar(&g.jsonOut, "json", false, "print the summary as one JSON object on stdout")

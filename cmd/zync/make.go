@@ -18,6 +18,9 @@ func newMakeCmd() *cobra.Command {
 		jsonOut bool
 		// patchFrom are old releases to write patches from.
 		patchFrom []string
+		// compress writes the compressed companion.
+		compress bool
+		copts    zync.CompanionOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "make [flags] FILE",
@@ -53,14 +56,24 @@ out exactly as zsyncmake writes them, a SHA-1 and a SHA-256 of the whole file.`,
 					return err
 				}
 			}
+			companion := ""
+			if compress {
+				if companion, err = zync.AddCompanion(cmd.Context(), f, in, filepath.Dir(output), copts); err != nil {
+					return err
+				}
+			}
 			if err := zync.WriteControlFile(output, f); err != nil {
 				return err
 			}
 			if jsonOut {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
+				out := map[string]any{
 					"output": output, "length": f.Index.Length, "blocksize": f.Index.Blocksize,
 					"blocks": f.Index.NumBlocks(), "sha256": fmt.Sprintf("%x", f.SHA256),
-				})
+				}
+				if companion != "" {
+					out["companion"] = companion
+				}
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
 			}
 			return nil
 		},
@@ -73,5 +86,7 @@ out exactly as zsyncmake writes them, a SHA-1 and a SHA-256 of the whole file.`,
 	fl.StringVar(&strong, "strong", "md4", "strong block sum: md4 (every zsync client), md5 or sha224 (zsync 0.7+ clients only)")
 	fl.BoolVar(&jsonOut, "json", false, "print a JSON summary on stdout")
 	fl.StringArrayVar(&patchFrom, "patch-from", nil, "also write a patch from this old release beside the control file and announce it there; clients holding that release fetch it in one request (repeatable)")
+	fl.BoolVar(&compress, "compress", false, "also write FILE"+zync.CompanionSuffix+" beside the control file, a compressed companion of FILE that zync clients fetch blocks from (zsync clients ignore it and use FILE); publish it with FILE")
+	fl.IntVar(&copts.Level, "compress-level", 0, "zstd level of the companion, 1-22 (default: the best)")
 	return cmd
 }

@@ -193,6 +193,8 @@ func (b *corpusBench) runAll(ctx context.Context) error {
 		// Publishing and local steps, once per run.
 		if b.has("zync") {
 			b.record(ctx, "zync", "make", 0, b.zyncMake)
+			b.record(ctx, "zync", "make --compress", 0, b.zyncMakeCompress)
+			b.zyncPatch(ctx)
 		}
 		if b.has("zsync") {
 			b.record(ctx, "zsync", "make", 0, b.zsyncMake)
@@ -209,7 +211,12 @@ func (b *corpusBench) runAll(ctx context.Context) error {
 		// Network steps, once per round-trip time.
 		for _, rtt := range b.cfg.rtts {
 			if b.has("zync") {
-				b.record(ctx, "zync", "get", rtt, b.zyncGet)
+				b.record(ctx, "zync", "get", rtt, func(ctx context.Context, rtt time.Duration, m *measurement) error {
+					return b.zyncGet(ctx, rtt, m, "zync.zsync")
+				})
+				b.record(ctx, "zync", "get compressed", rtt, func(ctx context.Context, rtt time.Duration, m *measurement) error {
+					return b.zyncGet(ctx, rtt, m, "zyncz.zsync")
+				})
 			}
 			if b.has("zsync") {
 				b.record(ctx, "zsync", "get", rtt, b.zsyncGet)
@@ -396,7 +403,48 @@ func (b *corpusBench) zyncMake(ctx context.Context, _ time.Duration, m *measurem
 	return err
 }
 
-func (b *corpusBench) zyncGet(ctx context.Context, rtt time.Duration, m *measurement) error {
+// zyncMakeCompress publishes zyncz.zsync, whose target has a compressed
+// companion (www/TARGET.zpack).
+func (b *corpusBench) zyncMakeCompress(ctx context.Context, _ time.Duration, m *measurement) error {
+	dir, err := b.runDir("zync-make")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	p, err := b.exec(ctx, dir, b.zync, "make", "--compress", "-u", b.targetName, "-o", filepath.Join(b.www, "zyncz.zsync"), filepath.Join(b.www, b.targetName))
+	m.take(p)
+	return err
+}
+
+// zyncPatch runs zync diff (bytes down: the patch's size) and zync apply.
+func (b *corpusBench) zyncPatch(ctx context.Context) {
+	dir := filepath.Join(b.scratch, "zync-patch")
+	os.RemoveAll(dir)
+	os.MkdirAll(dir, 0o755)
+	defer os.RemoveAll(dir)
+	pf, out := filepath.Join(dir, "patch"), filepath.Join(dir, b.targetName)
+	made := false
+	b.record(ctx, "zync", "diff", 0, func(ctx context.Context, _ time.Duration, m *measurement) error {
+		p, err := b.exec(ctx, dir, b.zync, "diff", "-o", pf, b.c.seed, b.c.target)
+		m.take(p)
+		m.down = fileSize(pf)
+		made = err == nil
+		return err
+	})
+	b.record(ctx, "zync", "apply", 0, func(ctx context.Context, _ time.Duration, m *measurement) error {
+		if !made {
+			return errors.New("diff failed")
+		}
+		p, err := b.exec(ctx, dir, b.zync, "apply", "-o", out, b.c.seed, pf)
+		m.take(p)
+		if err != nil {
+			return err
+		}
+		return b.verify(out, m)
+	})
+}
+
+func (b *corpusBench) zyncGet(ctx context.Context, rtt time.Duration, m *measurement, control string) error {
 	dir, err := b.runDir("zync-get")
 	if err != nil {
 		return err
@@ -407,7 +455,7 @@ func (b *corpusBench) zyncGet(ctx context.Context, rtt time.Duration, m *measure
 	var p proc
 	err = b.network(px, true, m, func() error {
 		var err error
-		p, err = b.exec(ctx, dir, b.zync, "get", "--json", "-q", "-i", b.c.seed, "-o", out, "http://"+px.Addr()+"/zync.zsync")
+		p, err = b.exec(ctx, dir, b.zync, "get", "--json", "-q", "-i", b.c.seed, "-o", out, "http://"+px.Addr()+"/"+control)
 		return err
 	})
 	m.take(p)

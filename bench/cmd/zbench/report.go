@@ -294,8 +294,12 @@ func (r *report) ratiosMarkdown() string {
 				ratio("zync", "get", "zsync", "get", rtt, wall),
 				ratio("zync", "get", "zsync", "get", rtt, down),
 				ratio("zync", "get", "zsync", "get", rtt, reqs))
+			fmt.Fprintf(&b, "; zync get compressed / rsync -z bytes down %s", ratio("zync", "get compressed", "rsync", "daemon -z", rtt, down))
 			if rtt == 0 {
 				fmt.Fprintf(&b, "; zync make / zsyncmake wall time %s", ratio("zync", "make", "zsync", "make", 0, wall))
+				fmt.Fprintf(&b, "; zync diff / xdelta3 -e patch size %s, wall time %s, CPU time %s", ratio("zync", "diff", "xdelta3", "encode", 0, down),
+					ratio("zync", "diff", "xdelta3", "encode", 0, wall),
+					ratio("zync", "diff", "xdelta3", "encode", 0, func(x row) float64 { return x.cpu.Seconds() }))
 			} else {
 				// The time the link adds to each tool's get: its wall time at
 				// this RTT less its wall time at RTT 0. This isolates the

@@ -1,0 +1,91 @@
+package zync
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAddCompanionRefusesChangedTarget: a target whose bytes no longer match
+// its control file gets no companion, and nothing is left behind.
+func TestAddCompanionRefusesChangedTarget(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "t.bin")
+	data := bytes.Repeat([]byte("compressible text "), 1<<16)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cf, err := MakeFile(context.Background(), p, MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = AddCompanion(context.Background(), cf, p, dir, CompanionOptions{})
+	if err == nil || !strings.Contains(err.Error(), "changed") {
+		t.Fatalf("AddCompanion on a changed target: %v; want an error saying it changed", err)
+	}
+	if len(cf.Extra) != 0 {
+		t.Errorf("control file got headers %v", cf.Extra)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("left behind: %v", ents)
+	}
+	if err := os.WriteFile(p, data[:len(data)-1], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AddCompanion(context.Background(), cf, p, dir, CompanionOptions{}); err == nil {
+		t.Error("AddCompanion on a target of another length succeeded")
+	}
+}
+
+// TestGetFromCompanionAlone: when the plain target is gone from the server,
+// the companion alone still delivers the missing blocks.
+func TestGetFromCompanionAlone(t *testing.T) {
+	f := publish(t, 3<<20)
+	cf, err := MakeFile(context.Background(), filepath.Join(f.pub, "t.bin"), MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zp, err := AddCompanion(context.Background(), cf, filepath.Join(f.pub, "t.bin"), f.pub, CompanionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(zp) != "t.bin.zpack" {
+		t.Errorf("companion at %s", zp)
+	}
+	if err := WriteControlFile(filepath.Join(f.pub, "t.bin.zsync"), cf); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(f.pub, "t.bin")); err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	out := filepath.Join(f.work, "out.bin")
+	res, err := Get(context.Background(), f.url, GetOptions{
+		Output: out, Seeds: []string{f.seed(t)},
+		Progress: func(e Event) {
+			if e.Phase == "warning" {
+				warnings = append(warnings, e.Message)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, f.target) {
+		t.Fatal("output differs from the target")
+	}
+	if res.Fetched == 0 || res.Reused == 0 {
+		t.Errorf("fetched %d, reused %d", res.Fetched, res.Reused)
+	}
+	if len(warnings) == 0 || !strings.Contains(strings.Join(warnings, "\n"), "compressed companion alone") {
+		t.Errorf("warnings: %q", warnings)
+	}
+}
