@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,5 +84,36 @@ func TestGoToolchainUpdate(t *testing.T) {
 		zyncBytes, zyncReqs, zyncRanges, zyncPayload, res.FetchedBytes, res.ReusedBytes, res.Requests, zyncTime.Round(time.Millisecond))
 	if zyncBytes > zsyncBytes {
 		t.Errorf("zync transferred %d bytes, more than zsync's %d", zyncBytes, zsyncBytes)
+	}
+
+	os.Remove(zyncOut)
+
+	// Compressed transfer: everything over the wire, the control file
+	// included, at most what rsync -z sends (31.8 MB; issue goal).
+	zyncMake(t, served, "--compress", "-u", name, "-o", name+".c.zsync", name)
+	ng.Reset()
+	res, stderr, code = zyncGet(t, work, "-i", oldTar, "-o", zyncOut, ng.URL(name+".c.zsync"))
+	if code != 0 {
+		t.Fatalf("zync get (compressed): exit %d: %s", code, stderr)
+	}
+	if sum, size := fileSHA256(t, zyncOut); sum != wantSum || size != wantSize {
+		t.Fatalf("zync output (compressed): %d bytes, sha256 %s; want %d, %s", size, sum, wantSize, wantSum)
+	}
+	log = ng.Log()
+	checkAgainstLog(t, res, log)
+	total, n := testenv.Totals(log, "")
+	zpBytes, zpReqs := rangeRequests(t, log, "/"+name+".zpack")
+	t.Logf("zync compressed: %d body bytes in %d requests (companion %d bytes in %d requests)", total, n, zpBytes, zpReqs)
+	const rsyncZ = 31_800_000
+	if total > rsyncZ {
+		t.Errorf("compressed transfer took %d bytes, more than rsync -z's %d", total, rsyncZ)
+	}
+	for _, r := range log {
+		if r.Path == "/"+name && r.Range != "bytes=0-0" {
+			t.Errorf("plain target fetched (%s, %d bytes) while the companion was usable", r.Range, r.Bytes)
+		}
+	}
+	if strings.Contains(stderr, "companion") {
+		t.Errorf("warnings: %s", stderr)
 	}
 }
