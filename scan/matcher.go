@@ -89,8 +89,10 @@ func NewMatcher(x *index.Index) *Matcher {
 		// one): match single blocks.
 		m.seq = 1
 	}
-	m.buildGroups()
-	runs := make([]uint32, max(0, m.n-int64(m.seq)+1))
+	// The table's runs reuse buildGroups' scratch array: at 4 bytes a
+	// block, a second one would be most of the matcher's peak memory on a
+	// target of millions of blocks.
+	runs := m.buildGroups()[:max(0, m.n-int64(m.seq)+1)]
 	for i := range runs {
 		runs[i] = uint32(i)
 	}
@@ -139,15 +141,23 @@ func (m *Matcher) buildTable(runs []uint32) {
 		}
 		return cmp.Compare(a, b)
 	})
-	ents := make([]entry, 0, len(runs))
+	// Runs of the same content are adjacent now: keep the first of each,
+	// in place, then copy the distinct ones into a table of their exact
+	// size (an image of mostly zero blocks has millions of runs and a
+	// handful of distinct ones).
+	distinct := runs[:0]
 	for i, k := range runs {
 		if i > 0 {
-			p := runs[i-1]
+			p := distinct[len(distinct)-1] // the same content as runs[i-1]
 			if m.group[p] == m.group[k] && (m.seq == 1 || m.group[p+1] == m.group[k+1]) {
 				continue
 			}
 		}
-		ents = append(ents, entry{w0: x.Weak[k], w1: m.w1(k), blk: k})
+		distinct = append(distinct, k)
+	}
+	ents := make([]entry, len(distinct))
+	for i, k := range distinct {
+		ents[i] = entry{w0: x.Weak[k], w1: m.w1(k), blk: k}
 	}
 	m.ents = ents
 
@@ -208,8 +218,9 @@ func bloomBits(h uint64) uint64 {
 	return 1<<(h>>22&63) | 1<<(h>>28&63) | 1<<(h>>34&63)
 }
 
-// buildGroups links blocks with identical sums into groups.
-func (m *Matcher) buildGroups() {
+// buildGroups links blocks with identical sums into groups. It returns its
+// scratch array (one uint32 a block) for the caller to reuse.
+func (m *Matcher) buildGroups() []uint32 {
 	x := m.x
 	order := make([]uint32, m.n)
 	for i := range order {
@@ -238,6 +249,7 @@ func (m *Matcher) buildGroups() {
 			}
 		}
 	}
+	return order
 }
 
 // Index returns the index the matcher was built from.
