@@ -149,6 +149,7 @@ type Control struct {
 func LoadControl(ctx context.Context, client *http.Client, header http.Header, src, baseURL, keep string) (*Control, error) {
 	var c Control
 	var body io.Reader
+	size := int64(-1) // the control file's size, when known
 	if isURL(src) {
 		if client == nil {
 			var err error
@@ -176,6 +177,7 @@ func LoadControl(ctx context.Context, client *http.Client, header http.Header, s
 		}
 		c.Base = resp.Request.URL
 		body = resp.Body
+		size = resp.ContentLength
 	} else {
 		f, err := os.Open(src)
 		if err != nil {
@@ -183,6 +185,9 @@ func LoadControl(ctx context.Context, client *http.Client, header http.Header, s
 		}
 		defer f.Close()
 		body = f
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
 	}
 	if baseURL != "" {
 		u, err := url.Parse(baseURL)
@@ -193,7 +198,7 @@ func LoadControl(ctx context.Context, client *http.Client, header http.Header, s
 	}
 	parse := func(r io.Reader) error {
 		h := sha256.New()
-		f, err := zsyncfile.Parse(io.TeeReader(r, h))
+		f, err := zsyncfile.ParseSized(io.TeeReader(r, h), size)
 		if err != nil {
 			return fmt.Errorf("control file %s: %w", src, err)
 		}

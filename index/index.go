@@ -14,7 +14,7 @@ import (
 	"hash"
 	"strings"
 
-	"golang.org/x/crypto/md4" //nolint:staticcheck // MD4 is what the zsync format uses for strong sums.
+	"github.com/zyncio/zync/internal/md4"
 )
 
 // StrongAlgo names the hash used for strong sums.

@@ -13,7 +13,7 @@ import (
 	"math/bits"
 	"slices"
 
-	"golang.org/x/crypto/md4" //nolint:staticcheck // zsync control files carry MD4 block sums.
+	"github.com/zyncio/zync/internal/md4"
 )
 
 // Magic is the first eight bytes of every patch. The non-ASCII first byte

@@ -57,6 +57,11 @@ func FuzzParse(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse(bytes.NewReader(data))
+		// Knowing the size changes only how the index is allocated.
+		ps, errs := ParseSized(bytes.NewReader(data), int64(len(data)))
+		if (err == nil) != (errs == nil) || (err == nil && !reflect.DeepEqual(p, ps)) {
+			t.Fatalf("Parse and ParseSized disagree: %v, %v", err, errs)
+		}
 		if err != nil {
 			if p != nil {
 				t.Fatal("Parse returned a File and an error")
