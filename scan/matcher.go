@@ -56,7 +56,7 @@ type Matcher struct {
 	n     int64
 	sweep bool // a sweep matcher: never jumps, runs may start at known blocks
 
-	bitShift    uint
+	wordMask    uint64 // prefilter word of hash h: h>>40 & wordMask
 	bits        []uint64 // prefilter: a blocked Bloom filter (see bloom)
 	bucketShift uint
 	start       []uint32 // bucket b holds ents[start[b]:start[b+1]]
@@ -176,9 +176,10 @@ func (m *Matcher) buildTable(runs []uint32) {
 	// Prefilter: a blocked Bloom filter, three bits in one 64-bit word per
 	// entry, about 32 bits per entry, between 2^13 and 2^23 bits (1 MiB), so
 	// it stays in cache while the table need not. Three bits cut the false
-	// positives (each one a trip out of the rolling loop) to well under 1%.
+	// positives (each one a trip out of the rolling loop) to well under 1%;
+	// one bit at 64 bits an entry (1.5%) measured 15% slower in all.
 	nbits := min(max(nb*32, 1<<13), 1<<23)
-	m.bitShift = uint(64 - bits.TrailingZeros(uint(nbits/64)))
+	m.wordMask = uint64(nbits/64 - 1)
 	m.bits = make([]uint64, nbits/64)
 	for _, e := range ents {
 		w, bm := m.bloom(hashKey(e.w0, e.w1))
@@ -188,11 +189,11 @@ func (m *Matcher) buildTable(runs []uint32) {
 }
 
 // bloom returns the prefilter word and the bits in it for hash h: the word
-// from the top bits, the three bit positions from fixed middle bits (which
-// depend on all of the second sum and part of the first). Constant shifts
-// keep the rolling loop short.
+// from the top bits, the bit positions from fixed middle bits (which depend
+// on all of the second sum and part of the first). Constant shifts keep the
+// rolling loop short.
 func (m *Matcher) bloom(h uint64) (uint64, uint64) {
-	return h >> (m.bitShift & 63), bloomBits(h)
+	return h >> 40 & m.wordMask, bloomBits(h)
 }
 
 // maybe reports whether hash h passes the prefilter.
@@ -215,8 +216,19 @@ func runLen(p []byte, c byte) int {
 }
 
 func bloomBits(h uint64) uint64 {
-	return 1<<(h>>22&63) | 1<<(h>>28&63) | 1<<(h>>34&63)
+	// Table loads, not variable shifts: on amd64 before BMI2 (GOAMD64=v1,
+	// the default) every variable shift needs the CX register, which made
+	// the compiler spill the loop's other values.
+	return bitOf[h>>22&63] | bitOf[h>>28&63] | bitOf[h>>34&63]
 }
+
+// bitOf[i] is 1<<i (read-only).
+var bitOf = func() (t [64]uint64) {
+	for i := range t {
+		t[i] = 1 << i
+	}
+	return
+}()
 
 // buildGroups links blocks with identical sums into groups. It returns its
 // scratch array (one uint32 a block) for the caller to reuse.
@@ -291,7 +303,25 @@ type Scanner struct {
 	// once their blocks are found the rolling loop passes over them without
 	// a lookup. (Entries only ever become known, so a dead hash stays dead.)
 	dead uint64
+	// ring holds weak sums of recent positions for roll2 (see sumRing).
+	ring sumRing
 }
+
+// sumRing holds the weak sums of the windows at positions lo to hi of the
+// buffer being scanned (A<<16 | B&0xffff, as rollInto stores them): the sum
+// at p is in s[p&(len(s)-1)]. roll2 fills it as it rolls; the second window
+// of a pair at p is the first window at p+bs, so once the ring holds the
+// block of positions ahead, only one window needs rolling. It survives
+// roll2's returns at prefilter hits that turn out to be false, which are
+// far more frequent than a block apart.
+type sumRing struct {
+	s      []uint32 // nil: no ring (blocks above maxRingBlock)
+	lo, hi int      // empty when hi < lo
+}
+
+// maxRingBlock is the largest blocksize for which roll2 keeps a ring of
+// weak sums (a ring of about twice the blocksize in uint32s: 512 KiB).
+const maxRingBlock = 64 << 10
 
 // NewScanner returns a scanner that claims found blocks in known and hands
 // them to emit.
@@ -399,6 +429,10 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 	// continuations never does, and after one the second window becomes the
 	// first.
 	fresh0, fresh1 := true, m.seq == 2
+	if m.seq == 2 && s.ring.s == nil && bs <= maxRingBlock {
+		s.ring.s = make([]uint32, 1<<bits.Len(uint(bs+rollChunk)))
+	}
+	s.ring.lo, s.ring.hi = 0, -1 // positions are relative to buf
 	for x < limit {
 		if fresh0 {
 			a0, b0 = sums(buf[x : x+bs])
@@ -438,7 +472,7 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 		}
 		w0m, w1m := w0&m.mask, (a1<<16|b1&0xffff)&m.mask
 		h := hashKey(w0m, w1m)
-		if w, bm := m.bloom(h); m.bits[w]&bm == bm && h != s.dead {
+		if m.maybe(h) && h != s.dead {
 			k, err := s.lookup(buf, x, h, w0m, w1m)
 			if err != nil {
 				return x, err
@@ -486,7 +520,7 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 			stop = int(s.contAt - base)
 		}
 		if m.seq == 2 {
-			x, a0, b0, a1, b1 = m.roll2(buf, x, stop, a0, b0, a1, b1, s.dead)
+			x, a0, b0, a1, b1 = m.roll2(buf, x, stop, a0, b0, a1, b1, s.dead, &s.ring)
 		} else {
 			x, a0, b0 = m.roll1(buf, x, stop, a0, b0, s.dead)
 		}
@@ -505,23 +539,40 @@ func sums(p []byte) (a, b uint32) {
 // new position and sums. This loop is where an unrelated seed spends its
 // time: three loads, a dozen integer operations, a multiply and one load
 // from the cache-resident prefilter per byte.
-func (m *Matcher) roll2(buf []byte, x, stop int, a0, b0, a1, b1 uint32, dead uint64) (int, uint32, uint32, uint32, uint32) {
+func (m *Matcher) roll2(buf []byte, x, stop int, a0, b0, a1, b1 uint32, dead uint64, r *sumRing) (int, uint32, uint32, uint32, uint32) {
 	bs := m.bs
 	n := uint32(bs)
+	ring := r.s
+	rmask := len(ring) - 1
+	if ring != nil && (r.hi < x+bs || r.lo > x+bs+1) {
+		// The sums rolled from here on would not join those in the ring:
+		// it starts anew a block ahead.
+		r.lo, r.hi = x+bs+1, x+bs
+	}
 	// Three short passes per chunk instead of one long loop: roll the first
 	// window storing its sums, roll the second, then hash and test the
 	// prefilter. Each pass is small enough for Go to keep it in registers,
 	// which more than pays for the stores.
-	var w0s, w1s [512]uint32
+	var w0s, w1s [rollChunk]uint32
 	// Chunks start small and grow, so a hit soon after the start (runs of
 	// zeros hit at every position) wastes little rolling.
 	for chunk := 8; x < stop; chunk = min(2*chunk, len(w0s)) {
+		if ring != nil && r.lo <= x+1 {
+			return m.roll2Ring(buf, x, stop, dead, r)
+		}
 		cnt := min(stop-x, chunk)
 		out := buf[x : x+cnt]
 		mid := buf[x+bs : x+bs+cnt]
 		end := buf[x+2*bs : x+2*bs+cnt]
 		a0, b0 = rollInto(w0s[:cnt], out, mid, a0, b0, n)
 		a1, b1 = rollInto(w1s[:cnt], mid, end, a1, b1, n)
+		if ring != nil {
+			for i, w := range w1s[:cnt] {
+				ring[(x+bs+1+i)&rmask] = w
+			}
+			r.hi = x + bs + cnt
+			r.lo = max(r.lo, r.hi-rmask)
+		}
 		if i := m.firstHit(w0s[:cnt], w1s[:cnt], dead); i >= 0 {
 			// Only the low 16 bits of each half matter, and those are what
 			// was stored for the position after i.
@@ -532,8 +583,46 @@ func (m *Matcher) roll2(buf []byte, x, stop int, a0, b0, a1, b1 uint32, dead uin
 	return stop, a0, b0, a1, b1
 }
 
-// rollInto rolls a window (out[i] leaves, in[i] enters) once per element,
-// storing the packed sum after each step in ws. It returns the final halves.
+// rollChunk is the most positions roll2 rolls before it tests them.
+const rollChunk = 512
+
+// roll2Ring is roll2 once the ring holds the sums of positions x+1 to
+// x+bs: only the window a block ahead is rolled, its sums written to the
+// ring, where they serve again a block later as the first window's. Sums
+// the ring already holds beyond x+bs (rolled ahead before a return at a
+// false hit) are not rolled again: rolling from a stored sum is exact,
+// as only the low 16 bits of A and B matter and they depend on nothing
+// else.
+func (m *Matcher) roll2Ring(buf []byte, x, stop int, dead uint64, r *sumRing) (int, uint32, uint32, uint32, uint32) {
+	bs := m.bs
+	n := uint32(bs)
+	ring := r.s
+	rmask := len(ring) - 1
+	for x < stop {
+		cnt := min(stop-x, rollChunk)
+		// Sums up to x+bs+cnt, rolled on from the last one held.
+		for r.hi < x+bs+cnt {
+			w := ring[r.hi&rmask]
+			q := (r.hi + 1) & rmask
+			k := min(x+bs+cnt-r.hi, len(ring)-q)
+			rollInto(ring[q:q+k], buf[r.hi:r.hi+k], buf[r.hi+bs:r.hi+bs+k], w>>16, w&0xffff, n)
+			r.hi += k
+		}
+		r.lo = max(r.lo, r.hi-rmask)
+		// Test positions x+1 .. x+cnt: first-window sums at x+1.., second
+		// at x+bs+1..; neither stretch may wrap around the ring's end.
+		r0, r1 := (x+1)&rmask, (x+bs+1)&rmask
+		cnt = min(cnt, len(ring)-r0, len(ring)-r1)
+		w0s, w1s := ring[r0:r0+cnt], ring[r1:r1+cnt]
+		if i := m.firstHit(w0s, w1s, dead); i >= 0 {
+			return x + i + 1, w0s[i] >> 16, w0s[i] & 0xffff, w1s[i] >> 16, w1s[i] & 0xffff
+		}
+		x += cnt
+	}
+	w0, w1 := ring[x&rmask], ring[(x+bs)&rmask]
+	return x, w0 >> 16, w0 & 0xffff, w1 >> 16, w1 & 0xffff
+}
+
 func rollInto(ws []uint32, out, in []byte, a, b, n uint32) (uint32, uint32) {
 	in = in[:len(out)]
 	ws = ws[:len(out)]
@@ -551,13 +640,13 @@ func rollInto(ws []uint32, out, in []byte, a, b, n uint32) (uint32, uint32) {
 // already) does not count.
 func (m *Matcher) firstHit(w0s, w1s []uint32, dead uint64) int {
 	mask := m.mask
-	bitShift := m.bitShift & 63
+	wordMask := m.wordMask
 	bitsTab := m.bits
 	w1s = w1s[:len(w0s)]
 	for i, w0 := range w0s {
 		h := hashKey(w0&mask, w1s[i]&mask)
 		bm := bloomBits(h)
-		if bitsTab[h>>bitShift]&bm == bm && h != dead {
+		if bitsTab[h>>40&wordMask]&bm == bm && h != dead {
 			return i
 		}
 	}
@@ -569,7 +658,7 @@ func (m *Matcher) roll1(buf []byte, x, stop int, a0, b0 uint32, dead uint64) (in
 	bs := m.bs
 	shift := m.shift & 31
 	mask := m.mask
-	bitShift := m.bitShift & 63
+	wordMask := m.wordMask
 	bitsTab := m.bits
 	out := buf[x:stop]
 	in := buf[x+bs : stop+bs]
@@ -580,7 +669,7 @@ func (m *Matcher) roll1(buf []byte, x, stop int, a0, b0 uint32, dead uint64) (in
 		b0 += a0 - o<<shift
 		h := hashKey((a0<<16|b0&0xffff)&mask, 0)
 		bm := bloomBits(h)
-		if bitsTab[h>>bitShift]&bm == bm && h != dead {
+		if bitsTab[h>>40&wordMask]&bm == bm && h != dead {
 			return x + i + 1, a0, b0
 		}
 	}

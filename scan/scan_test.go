@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"context"
+	"math/bits"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -187,4 +188,66 @@ func BenchmarkScanTypical(b *testing.B) {
 		seed[r.IntN(len(seed))]++
 	}
 	benchScan(b, target, seed)
+}
+
+// TestRoll2Ring: roll2 with its ring of sums (phase 2) stops at the same
+// positions with the same sums as without, whatever the blocksize (smaller
+// or larger than a chunk, the ring wrapping at every offset).
+func TestRoll2Ring(t *testing.T) {
+	for _, bs := range []int{16, 64, 256, 512, 1024, 4096} {
+		r := rand.New(rand.NewPCG(uint64(bs), 9))
+		target := randBytes(r, 64*bs)
+		x := buildIndex(t, target, bs, 2, 2, 4)
+		m := NewMatcher(x)
+		// The seed: unrelated bytes with pieces of the target, so that the
+		// prefilter passes now and then.
+		seed := randBytes(r, 200*bs+2*bs)
+		for range 40 {
+			k := r.IntN(63)
+			copy(seed[r.IntN(198*bs):], target[k*bs:(k+2)*bs])
+		}
+		limit := 200 * bs
+		type stop struct {
+			x              int
+			a0, b0, a1, b1 uint32
+		}
+		run := func(ring []uint32) []stop {
+			r := &sumRing{s: ring, lo: 0, hi: -1}
+			var out []stop
+			a0, b0 := sums(seed[:bs])
+			a1, b1 := sums(seed[bs : 2*bs])
+			jr := rand.New(rand.NewPCG(1, 2)) // the same jumps in both runs
+			for x := 0; x < limit-1; {
+				x, a0, b0, a1, b1 = m.roll2(seed, x, limit-1, a0, b0, a1, b1, deadNone, r)
+				out = append(out, stop{x, a0 & 0xffff, b0 & 0xffff, a1 & 0xffff, b1 & 0xffff})
+				// The ring holds the true sum of every position it claims.
+				for q := r.lo; ring != nil && q <= r.hi; q += 1 + (r.hi-r.lo)/1024 {
+					a, b := sums(seed[q : q+bs])
+					if got, want := ring[q&(len(ring)-1)], a<<16|b&0xffff; got != want {
+						t.Fatalf("bs %d: ring [%d, %d] after the stop at %d: sum at %d is %#x, want %#x", bs, r.lo, r.hi, x, q, got, want)
+					}
+				}
+				// Now and then resume elsewhere, as Scan does after a match.
+				if j := jr.IntN(bs + 4); jr.IntN(2) == 0 && x+j < limit-1 {
+					x += j
+					a0, b0 = sums(seed[x : x+bs])
+					a1, b1 = sums(seed[x+bs : x+2*bs])
+				}
+			}
+			return out
+		}
+		want := run(nil)
+		got := run(make([]uint32, 1<<bits.Len(uint(bs+rollChunk))))
+		if len(got) != len(want) {
+			t.Fatalf("bs %d: %d stops with the ring, %d without", bs, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("bs %d: stop %d: %+v with the ring, %+v without", bs, i, got[i], want[i])
+			}
+		}
+		if len(want) < 10 {
+			t.Errorf("bs %d: only %d stops; the test wants prefilter hits", bs, len(want))
+		}
+	}
 }
