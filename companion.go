@@ -43,6 +43,10 @@ type CompanionOptions struct {
 	Progress func(n int64)
 }
 
+// ErrIncompressible: the target does not compress, so a compressed
+// companion could not save any transfer (AddCompanion writes none).
+var ErrIncompressible = errors.New("target does not compress")
+
 // Companion defaults (see CompanionOptions).
 const (
 	// SmallTarget is the size under which AddCompanion uses SmallTargetTiers.
@@ -66,7 +70,9 @@ var SmallTargetTiers = []int{1, 2, 8, 32, 128, 512}
 // (zpack format, docs/compressed-format.md) into dir, named after the
 // target with CompanionSuffix, and points f to it with a zpack.HeaderName
 // header (announced in Safe:, so zsync clients ignore it and use the plain
-// URL). f must be the control file of that target: the companion is
+// URL). A target that does not compress gets none: the error wraps
+// ErrIncompressible and f is unchanged. f must be the control file of that
+// target: the companion is
 // written only if the bytes read now hash to f's SHA-256, so a target that
 // changed since f was made is refused. It returns the companion's path.
 func AddCompanion(ctx context.Context, f *zsyncfile.File, targetPath, dir string, opts CompanionOptions) (string, error) {
@@ -133,6 +139,11 @@ func addCompanion(ctx context.Context, f *zsyncfile.File, targetPath, dir string
 		}
 		if !bytes.Equal(h.Sum(nil), f.SHA256) {
 			return errors.New("the target's SHA-256 differs from its control file's: it changed, make the control file again")
+		}
+		// Even its largest frames saving under 5%, the companion (several
+		// copies of the target) would only cost storage.
+		if m := res.Map; st.Size() > 0 && m.CompressedSize(m.Tiers()-1)*20 > st.Size()*19 {
+			return fmt.Errorf("%w: its largest frames take %d bytes for %d; no companion written", ErrIncompressible, m.CompressedSize(m.Tiers()-1), st.Size())
 		}
 		return nil
 	})

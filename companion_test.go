@@ -3,6 +3,9 @@ package zync
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +51,20 @@ func TestAddCompanionRefusesChangedTarget(t *testing.T) {
 // the companion alone still delivers the missing blocks.
 func TestGetFromCompanionAlone(t *testing.T) {
 	f := publish(t, 3<<20)
+	// A compressible target instead of publish's random one.
+	r := rand.New(rand.NewPCG(5, 6))
+	var text bytes.Buffer
+	for text.Len() < 3<<20 {
+		fmt.Fprintf(&text, "line %d: value %d\n", text.Len(), r.IntN(1000))
+	}
+	f.target = text.Bytes()[:3<<20]
+	f.old = bytes.Clone(f.target)
+	for o := 0; o < len(f.old); o += 16 * 2048 {
+		f.old[o] ^= 0xff
+	}
+	if err := os.WriteFile(filepath.Join(f.pub, "t.bin"), f.target, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cf, err := MakeFile(context.Background(), filepath.Join(f.pub, "t.bin"), MakeOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -87,5 +104,34 @@ func TestGetFromCompanionAlone(t *testing.T) {
 	}
 	if len(warnings) == 0 || !strings.Contains(strings.Join(warnings, "\n"), "compressed companion alone") {
 		t.Errorf("warnings: %q", warnings)
+	}
+}
+
+// TestAddCompanionIncompressible: random data gets no companion (it would
+// be several copies of the target and save nothing), and says so.
+func TestAddCompanionIncompressible(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "r.bin")
+	data := make([]byte, 2<<20)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cf, err := MakeFile(context.Background(), p, MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = AddCompanion(context.Background(), cf, p, dir, CompanionOptions{})
+	if !errors.Is(err, ErrIncompressible) {
+		t.Fatalf("AddCompanion on random data: %v; want ErrIncompressible", err)
+	}
+	if len(cf.Extra) != 0 {
+		t.Errorf("control file got headers %v", cf.Extra)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("left behind: %v", ents)
 	}
 }

@@ -56,7 +56,7 @@ type Matcher struct {
 	n     int64
 	sweep bool // a sweep matcher: never jumps, runs may start at known blocks
 
-	wordMask    uint64 // prefilter word of hash h: h>>40 & wordMask
+	wordMask    uint64   // prefilter word of hash h: h>>40 & wordMask
 	bits        []uint64 // prefilter: a blocked Bloom filter (see bloom)
 	bucketShift uint
 	start       []uint32 // bucket b holds ents[start[b]:start[b+1]]

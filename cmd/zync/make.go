@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -58,7 +60,11 @@ out exactly as zsyncmake writes them, a SHA-1 and a SHA-256 of the whole file.`,
 			}
 			companion := ""
 			if compress {
-				if companion, err = zync.AddCompanion(cmd.Context(), f, in, filepath.Dir(output), copts); err != nil {
+				companion, err = zync.AddCompanion(cmd.Context(), f, in, filepath.Dir(output), copts)
+				if errors.Is(err, zync.ErrIncompressible) {
+					// The control file is still worth writing: plain blocks.
+					newCLILogger(cmd.ErrOrStderr(), slog.LevelWarn).Warn(err.Error())
+				} else if err != nil {
 					return err
 				}
 			}
