@@ -104,6 +104,14 @@ func addCompanion(ctx context.Context, f *zsyncfile.File, targetPath, dir string
 	if st.Size() != f.Index.Length {
 		return "", fmt.Errorf("the target has %d bytes, its control file says %d: it changed, make the control file again", st.Size(), f.Index.Length)
 	}
+	// A quick look first, so that a target that does not compress is not
+	// written out several times only to be thrown away (the check after
+	// Write below stays the judge).
+	if ok, err := zpack.Compressible(ctx, in, st.Size()); err != nil {
+		return "", err
+	} else if !ok && st.Size() > 0 {
+		return "", fmt.Errorf("%w: samples spread over it do not shrink at zstd's fastest level; no companion written", ErrIncompressible)
+	}
 	tiers := opts.Tiers
 	if tiers == nil && st.Size() < SmallTarget {
 		tiers = SmallTargetTiers
@@ -200,8 +208,10 @@ func (u *updater) openCompanionAsync(ctx context.Context) func(plain source.Sour
 	return func(plain source.Source) source.Source {
 		o := <-ch
 		if o.err != nil {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && plain != nil {
 				u.warn("compressed companion unusable; fetching plain blocks", ref.URL, o.err)
+			} else if ctx.Err() == nil {
+				u.warn("compressed companion unusable", ref.URL, o.err)
 			}
 			return plain
 		}

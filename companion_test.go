@@ -135,3 +135,34 @@ func TestAddCompanionIncompressible(t *testing.T) {
 		t.Errorf("left behind: %v", ents)
 	}
 }
+
+// TestAddCompanionIncompressibleAfterWrite: samples that compress do not
+// fool AddCompanion when the rest of the target does not (here 3% zeros,
+// exactly where the samples are taken, in random data): the written
+// companion's largest frames are judged, and it is thrown away.
+func TestAddCompanionIncompressibleAfterWrite(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "r.bin")
+	const size, step = 32 << 20, (32 << 20) / 64 // the 64 samples of zpack.Compressible
+	data := make([]byte, size)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range data {
+		if i%step >= 16<<10 {
+			data[i] = byte(r.Uint32())
+		}
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cf, err := MakeFile(context.Background(), p, MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = AddCompanion(context.Background(), cf, p, dir, CompanionOptions{Level: 1, NoDictionary: true})
+	if !errors.Is(err, ErrIncompressible) || !strings.Contains(err.Error(), "largest frames") {
+		t.Fatalf("AddCompanion: %v; want ErrIncompressible from the written frames", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("left behind: %v", ents)
+	}
+}

@@ -338,17 +338,9 @@ func TrainDictionary(ctx context.Context, r io.ReaderAt, size int64, opts DictOp
 	if size < 1<<20 {
 		return nil, nil
 	}
-	step := max(size/int64(opts.Samples), int64(opts.SampleSize))
-	var samples [][]byte
-	for off := int64(0); off < size; off += step {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		b := make([]byte, min(int64(opts.SampleSize), size-off))
-		if _, err := r.ReadAt(b, off); err != nil && !(errors.Is(err, io.EOF) && off+int64(len(b)) == size) {
-			return nil, fmt.Errorf("zpack: read target: %w", err)
-		}
-		samples = append(samples, b)
+	samples, err := readSamples(ctx, r, size, opts.Samples, opts.SampleSize)
+	if err != nil {
+		return nil, err
 	}
 	if !compressible(samples) {
 		return nil, nil
@@ -376,6 +368,38 @@ func TrainDictionary(ctx context.Context, r io.ReaderAt, size int64, opts DictOp
 	}
 	e.Close()
 	return d, nil
+}
+
+// readSamples reads n pieces of sampleSize bytes spread evenly over a
+// target of size bytes (fewer if the target is small).
+func readSamples(ctx context.Context, r io.ReaderAt, size int64, n, sampleSize int) ([][]byte, error) {
+	step := max(size/int64(n), int64(sampleSize))
+	var samples [][]byte
+	for off := int64(0); off < size; off += step {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b := make([]byte, min(int64(sampleSize), size-off))
+		if _, err := r.ReadAt(b, off); err != nil && !(errors.Is(err, io.EOF) && off+int64(len(b)) == size) {
+			return nil, fmt.Errorf("zpack: read target: %w", err)
+		}
+		samples = append(samples, b)
+	}
+	return samples, nil
+}
+
+// Compressible estimates whether a target of size bytes that r reads
+// compresses at all: it reads 64 pieces of 16 KiB spread over it and
+// reports whether zstd's fastest level brings them to 90% or less. Random,
+// encrypted and already compressed data do not; a companion of such a
+// target would be several copies of it and save nothing, so a caller can
+// skip writing one.
+func Compressible(ctx context.Context, r io.ReaderAt, size int64) (bool, error) {
+	samples, err := readSamples(ctx, r, size, 64, 16<<10)
+	if err != nil {
+		return false, err
+	}
+	return compressible(samples), nil
 }
 
 // compressible reports whether the samples compress to at most 90% at

@@ -707,3 +707,27 @@ func TestConcurrentFetches(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestCompressible(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	random := make([]byte, 4<<20)
+	for i := range random {
+		random[i] = byte(r.Uint32())
+	}
+	text := bytes.Repeat([]byte("a line of text that repeats, with a number 12345\n"), 4<<20/50)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want bool
+	}{
+		{"random", random, false},
+		{"text", text, true},
+		{"empty", nil, true},
+		{"small text", text[:1000], true},
+	} {
+		got, err := Compressible(context.Background(), bytes.NewReader(tc.data), int64(len(tc.data)))
+		if err != nil || got != tc.want {
+			t.Errorf("%s: Compressible = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+}

@@ -192,8 +192,12 @@ func (b *corpusBench) runAll(ctx context.Context) error {
 		logf("%s: run %d of %d", b.c.name, run, b.cfg.runs)
 		// Publishing and local steps, once per run.
 		if b.has("zync") {
-			b.record(ctx, "zync", "make", 0, b.zyncMake)
-			b.record(ctx, "zync", "make --compress", 0, b.zyncMakeCompress)
+			b.record(ctx, "zync", "make", 0, func(ctx context.Context, _ time.Duration, m *measurement) error {
+				return b.zyncMake(ctx, m, "zync.zsync")
+			})
+			b.record(ctx, "zync", "make --compress", 0, func(ctx context.Context, _ time.Duration, m *measurement) error {
+				return b.zyncMake(ctx, m, "zyncz.zsync", "--compress")
+			})
 			b.zyncPatch(ctx)
 		}
 		if b.has("zsync") {
@@ -392,26 +396,17 @@ func (b *corpusBench) runDir(name string) (string, error) {
 
 // --- zync ---
 
-func (b *corpusBench) zyncMake(ctx context.Context, _ time.Duration, m *measurement) error {
+// zyncMake publishes control, the control file of the target, made with
+// the extra flags (zyncz.zsync with --compress: the target then also has a
+// compressed companion, www/TARGET.zpack).
+func (b *corpusBench) zyncMake(ctx context.Context, m *measurement, control string, flags ...string) error {
 	dir, err := b.runDir("zync-make")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	p, err := b.exec(ctx, dir, b.zync, "make", "-u", b.targetName, "-o", filepath.Join(b.www, "zync.zsync"), filepath.Join(b.www, b.targetName))
-	m.take(p)
-	return err
-}
-
-// zyncMakeCompress publishes zyncz.zsync, whose target has a compressed
-// companion (www/TARGET.zpack).
-func (b *corpusBench) zyncMakeCompress(ctx context.Context, _ time.Duration, m *measurement) error {
-	dir, err := b.runDir("zync-make")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	p, err := b.exec(ctx, dir, b.zync, "make", "--compress", "-u", b.targetName, "-o", filepath.Join(b.www, "zyncz.zsync"), filepath.Join(b.www, b.targetName))
+	args := append(append([]string{"make"}, flags...), "-u", b.targetName, "-o", filepath.Join(b.www, control), filepath.Join(b.www, b.targetName))
+	p, err := b.exec(ctx, dir, b.zync, args...)
 	m.take(p)
 	return err
 }
