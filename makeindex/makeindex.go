@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 
 	"github.com/zyncio/zync/index"
+	"github.com/zyncio/zync/internal/md4"
 	"github.com/zyncio/zync/rollsum"
 )
 
@@ -127,11 +128,13 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 			// sparse files are mostly such blocks.
 			h.Write(pad)
 			zeroWeak, zeroStrong := rollsum.Sum(pad)&mask, h.Sum(nil)
+			var md4s md4Batch
 			for c := range blockCh {
 				for o := 0; o < c.n; o += bs {
 					blk := (c.off + int64(o)) / int64(bs)
 					p := c.buf[o:min(o+bs, c.n)]
-					if len(p) < bs {
+					full := len(p) == bs
+					if !full {
 						copy(pad, p)
 						clear(pad[len(p):])
 						p = pad
@@ -142,10 +145,17 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 						continue
 					}
 					x.Weak[blk] = rollsum.Sum(p) & mask
+					if full && opts.Algo == index.MD4 {
+						md4s.add(x, blk, p)
+						continue
+					}
 					h.Reset()
 					h.Write(p)
 					copy(x.StrongSum(blk), h.Sum(sum[:0]))
 				}
+				// The batch refers to c.buf: it must be empty before c is
+				// handed back.
+				md4s.flush(x)
 				release(c)
 			}
 		}()
@@ -196,6 +206,50 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 		return nil, err
 	}
 	return &Result{Index: x, SHA1: sha1h.Sum(nil), SHA256: sha256h.Sum(nil)}, nil
+}
+
+// md4Batch collects full blocks to hash eight at a time with md4.Sum8,
+// several times faster than one at a time where the CPU has vector
+// instructions for it.
+type md4Batch struct {
+	n    int
+	msgs [8][]byte
+	blks [8]int64
+	sums [8][md4.Size]byte
+}
+
+// add queues block blk, whose data is p, and hashes the batch when it is
+// full, storing the strong sums in x.
+func (b *md4Batch) add(x *index.Index, blk int64, p []byte) {
+	b.msgs[b.n], b.blks[b.n] = p, blk
+	b.n++
+	if b.n == len(b.msgs) {
+		b.flush(x)
+	}
+}
+
+// flush hashes the queued blocks, stores their strong sums in x and empties
+// the batch. A part-filled batch of two or more repeats its first block to
+// fill the lanes: with AVX2, md4.Sum8 on eight blocks takes less time than
+// md4.Sum on two; without it, this wastes at most six block hashes per
+// chunk.
+func (b *md4Batch) flush(x *index.Index) {
+	switch b.n {
+	case 0:
+		return
+	case 1:
+		b.sums[0] = md4.Sum(b.msgs[0])
+	default:
+		for i := b.n; i < len(b.msgs); i++ {
+			b.msgs[i] = b.msgs[0]
+		}
+		md4.Sum8(&b.sums, &b.msgs)
+	}
+	for i := range b.n {
+		copy(x.StrongSum(b.blks[i]), b.sums[i][:])
+	}
+	clear(b.msgs[:])
+	b.n = 0
 }
 
 // isZero reports whether p holds only zero bytes.

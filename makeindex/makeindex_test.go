@@ -5,12 +5,15 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/zyncio/zync/index"
+	"github.com/zyncio/zync/internal/md4"
 	"github.com/zyncio/zync/rollsum"
 )
 
@@ -57,6 +60,61 @@ func TestBuildMatchesSerial(t *testing.T) {
 	}
 }
 
+// TestBuildMD4Batches checks the MD4 sums, which are computed eight blocks
+// at a time, across blocksizes, chunk boundaries (chunks are 4 MiB) and zero
+// blocks that leave batches part-filled.
+func TestBuildMD4Batches(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, bs := range []int{16, 64, 2048, 65536} {
+		t.Run(strconv.Itoa(bs), func(t *testing.T) { testBuildMD4Batches(t, r, bs) })
+	}
+}
+
+func testBuildMD4Batches(t *testing.T, r *rand.Rand, bs int) {
+	const chunk = 4 << 20
+	sizes := []int{bs - 1, bs, 8*bs + 1, 9 * bs}
+	if bs < 2048 {
+		sizes = append(sizes, 1000*bs+7)
+	} else { // fewer, larger blocks: cheap enough to cross chunks
+		sizes = append(sizes,
+			chunk+bs+100,     // one full block, then a part, in the last chunk
+			chunk+3*bs,       // three full blocks in the last chunk
+			chunk+11*bs+bs/2, // a full batch and three more
+		)
+	}
+	for _, size := range sizes {
+		for zeros, strongLen := range []int{16, 3, 5} { // no zero blocks, about half, most
+			data := make([]byte, size+8)
+			for k := 0; k < size; k += bs {
+				if zeros == 1 && r.IntN(2) == 0 || zeros == 2 && r.IntN(10) != 0 {
+					continue
+				}
+				for i := k; i < min(k+bs, size); i += 8 {
+					binary.LittleEndian.PutUint64(data[i:], r.Uint64())
+				}
+			}
+			data = data[:size]
+			res, err := Build(context.Background(), bytes.NewReader(data), int64(size), Options{
+				Blocksize: bs, SeqMatches: 1, WeakBytes: 4, StrongLen: strongLen, Algo: index.MD4, Workers: 2,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := res.Index
+			blk := make([]byte, bs)
+			for k := int64(0); k < x.NumBlocks(); k++ {
+				clear(blk)
+				copy(blk, data[k*int64(bs):])
+				want := md4.Sum(blk)
+				if !bytes.Equal(want[:strongLen], x.StrongSum(k)) {
+					t.Fatalf("size %d zeros %d: block %d: strong sum %x, want %x",
+						size, zeros, k, x.StrongSum(k), want[:strongLen])
+				}
+			}
+		}
+	}
+}
+
 func TestBuildShortInput(t *testing.T) {
 	_, err := Build(context.Background(), bytes.NewReader(make([]byte, 100)), 5000, Options{
 		Blocksize: 1024, SeqMatches: 2, WeakBytes: 2, StrongLen: 4,
@@ -95,6 +153,45 @@ func TestBuildCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
+}
+
+// randomData returns n pseudo-random bytes.
+func randomData(n int) []byte {
+	data := make([]byte, n)
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := 0; i < n; i += 8 {
+		binary.LittleEndian.PutUint64(data[i:], r.Uint64())
+	}
+	return data
+}
+
+func benchmarkBuild(b *testing.B, data []byte, bs int) {
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Build(context.Background(), bytes.NewReader(data), int64(len(data)), Options{
+			Blocksize: bs, SeqMatches: 2, WeakBytes: 3, StrongLen: 5,
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBuild2048 is BenchmarkBuild with zsync's usual blocksize, on
+// 64 MiB.
+func BenchmarkBuild2048(b *testing.B) {
+	benchmarkBuild(b, randomData(64<<20), 2048)
+}
+
+// BenchmarkBuildSparse is a mostly-zero 64 MiB input with 2048-byte
+// blocks: one block in ten holds data.
+func BenchmarkBuildSparse(b *testing.B) {
+	data := randomData(64 << 20)
+	for k := 0; k < len(data); k += 2048 {
+		if k/2048%10 != 0 {
+			clear(data[k : k+2048])
+		}
+	}
+	benchmarkBuild(b, data, 2048)
 }
 
 // BenchmarkBuild measures zync make's core: block sums on all cores with
