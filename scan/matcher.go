@@ -56,8 +56,8 @@ type Matcher struct {
 	n     int64
 	sweep bool // a sweep matcher: never jumps, runs may start at known blocks
 
-	wordMask    uint64   // prefilter word of hash h: h>>40 & wordMask
-	bits        []uint64 // prefilter: a blocked Bloom filter (see bloom)
+	filter      []uint32 // prefilter: a blocked Bloom filter (see buildTable)
+	fshift      uint     // the word of a key is its word hash >> fshift
 	bucketShift uint
 	start       []uint32 // bucket b holds ents[start[b]:start[b+1]]
 	ents        []entry
@@ -173,33 +173,25 @@ func (m *Matcher) buildTable(runs []uint32) {
 	for b := 1; b <= nb; b++ {
 		m.start[b] += m.start[b-1]
 	}
-	// Prefilter: a blocked Bloom filter, three bits in one 64-bit word per
-	// entry, about 32 bits per entry, between 2^13 and 2^23 bits (1 MiB), so
+	// Prefilter: a blocked Bloom filter, three bits in one 32-bit word per
+	// entry, about 64 bits per entry, between 2^13 and 2^23 bits (1 MiB), so
 	// it stays in cache while the table need not. Three bits cut the false
-	// positives (each one a trip out of the rolling loop) to well under 1%;
-	// one bit at 64 bits an entry (1.5%) measured 15% slower in all.
-	nbits := min(max(nb*32, 1<<13), 1<<23)
-	m.wordMask = uint64(nbits/64 - 1)
-	m.bits = make([]uint64, nbits/64)
+	// positives (each one a trip out of the rolling loop and a table miss)
+	// to about 0.1%.
+	nbits := min(max(nb*64, 1<<13), 1<<23)
+	m.filter = make([]uint32, nbits/32)
+	m.fshift = uint(32 - bits.TrailingZeros(uint(nbits/32)))
 	for _, e := range ents {
-		w, bm := m.bloom(hashKey(e.w0, e.w1))
-		m.bits[w] |= bm
+		hw, hb := filterHashes(e.w0, e.w1)
+		m.filter[hw>>m.fshift] |= filterBits(hb)
 	}
-	return
 }
 
-// bloom returns the prefilter word and the bits in it for hash h: the word
-// from the top bits, the bit positions from fixed middle bits (which depend
-// on all of the second sum and part of the first). Constant shifts keep the
-// rolling loop short.
-func (m *Matcher) bloom(h uint64) (uint64, uint64) {
-	return h >> 40 & m.wordMask, bloomBits(h)
-}
-
-// maybe reports whether hash h passes the prefilter.
-func (m *Matcher) maybe(h uint64) bool {
-	w, bm := m.bloom(h)
-	return m.bits[w]&bm == bm
+// maybe reports whether masked key (w0, w1) passes the prefilter.
+func (m *Matcher) maybe(w0, w1 uint32) bool {
+	hw, hb := filterHashes(w0, w1)
+	bm := filterBits(hb)
+	return m.filter[hw>>m.fshift]&bm == bm
 }
 
 // runLen returns how many leading bytes of p equal c.
@@ -214,21 +206,6 @@ func runLen(p []byte, c byte) int {
 	}
 	return n
 }
-
-func bloomBits(h uint64) uint64 {
-	// Table loads, not variable shifts: on amd64 before BMI2 (GOAMD64=v1,
-	// the default) every variable shift needs the CX register, which made
-	// the compiler spill the loop's other values.
-	return bitOf[h>>22&63] | bitOf[h>>28&63] | bitOf[h>>34&63]
-}
-
-// bitOf[i] is 1<<i (read-only).
-var bitOf = func() (t [64]uint64) {
-	for i := range t {
-		t[i] = 1 << i
-	}
-	return
-}()
 
 // buildGroups links blocks with identical sums into groups. It returns its
 // scratch array (one uint32 a block) for the caller to reuse.
@@ -472,7 +449,7 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 		}
 		w0m, w1m := w0&m.mask, (a1<<16|b1&0xffff)&m.mask
 		h := hashKey(w0m, w1m)
-		if m.maybe(h) && h != s.dead {
+		if h != s.dead && m.maybe(w0m, w1m) {
 			k, err := s.lookup(buf, x, h, w0m, w1m)
 			if err != nil {
 				return x, err
@@ -499,7 +476,7 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 		if w := m.Window(); buf[x] == buf[x+w-1] && buf[x] == buf[x+w] && (s.cont < 0 || m.sweep) {
 			// The key first: the run is measured only when it can be
 			// skipped, so each run is measured once.
-			if hh := hashKey(w0m, w1m); hh == s.dead || !m.maybe(hh) {
+			if hashKey(w0m, w1m) == s.dead || !m.maybe(w0m, w1m) {
 				// Measure the run only as far as the scan may skip (up to a
 				// pending continuation), so the work is what is skipped.
 				bound := limit - 1
@@ -541,7 +518,6 @@ func sums(p []byte) (a, b uint32) {
 // from the cache-resident prefilter per byte.
 func (m *Matcher) roll2(buf []byte, x, stop int, a0, b0, a1, b1 uint32, dead uint64, r *sumRing) (int, uint32, uint32, uint32, uint32) {
 	bs := m.bs
-	n := uint32(bs)
 	ring := r.s
 	rmask := len(ring) - 1
 	if ring != nil && (r.hi < x+bs || r.lo > x+bs+1) {
@@ -564,8 +540,8 @@ func (m *Matcher) roll2(buf []byte, x, stop int, a0, b0, a1, b1 uint32, dead uin
 		out := buf[x : x+cnt]
 		mid := buf[x+bs : x+bs+cnt]
 		end := buf[x+2*bs : x+2*bs+cnt]
-		a0, b0 = rollInto(w0s[:cnt], out, mid, a0, b0, n)
-		a1, b1 = rollInto(w1s[:cnt], mid, end, a1, b1, n)
+		a0, b0 = rollInto(w0s[:cnt], out, mid, a0, b0, m.shift)
+		a1, b1 = rollInto(w1s[:cnt], mid, end, a1, b1, m.shift)
 		if ring != nil {
 			for i, w := range w1s[:cnt] {
 				ring[(x+bs+1+i)&rmask] = w
@@ -595,7 +571,6 @@ const rollChunk = 512
 // else.
 func (m *Matcher) roll2Ring(buf []byte, x, stop int, dead uint64, r *sumRing) (int, uint32, uint32, uint32, uint32) {
 	bs := m.bs
-	n := uint32(bs)
 	ring := r.s
 	rmask := len(ring) - 1
 	for x < stop {
@@ -605,7 +580,7 @@ func (m *Matcher) roll2Ring(buf []byte, x, stop int, dead uint64, r *sumRing) (i
 			w := ring[r.hi&rmask]
 			q := (r.hi + 1) & rmask
 			k := min(x+bs+cnt-r.hi, len(ring)-q)
-			rollInto(ring[q:q+k], buf[r.hi:r.hi+k], buf[r.hi+bs:r.hi+bs+k], w>>16, w&0xffff, n)
+			rollInto(ring[q:q+k], buf[r.hi:r.hi+k], buf[r.hi+bs:r.hi+bs+k], w>>16, w&0xffff, m.shift)
 			r.hi += k
 		}
 		r.lo = max(r.lo, r.hi-rmask)
@@ -623,55 +598,34 @@ func (m *Matcher) roll2Ring(buf []byte, x, stop int, dead uint64, r *sumRing) (i
 	return x, w0 >> 16, w0 & 0xffff, w1 >> 16, w1 & 0xffff
 }
 
-func rollInto(ws []uint32, out, in []byte, a, b, n uint32) (uint32, uint32) {
-	in = in[:len(out)]
-	ws = ws[:len(out)]
-	for i, o := range out {
-		c := uint32(in[i])
-		a += c - uint32(o)
-		b += a - uint32(o)*n
-		ws[i] = a<<16 | b&0xffff
-	}
-	return a, b
-}
-
 // firstHit returns the first i whose key (w0s[i], w1s[i]) passes the
 // prefilter, or -1. A position whose hash is dead (its entries are all known
 // already) does not count.
 func (m *Matcher) firstHit(w0s, w1s []uint32, dead uint64) int {
-	mask := m.mask
-	wordMask := m.wordMask
-	bitsTab := m.bits
-	w1s = w1s[:len(w0s)]
-	for i, w0 := range w0s {
-		h := hashKey(w0&mask, w1s[i]&mask)
-		bm := bloomBits(h)
-		if bitsTab[h>>40&wordMask]&bm == bm && h != dead {
+	for i := 0; i < len(w0s); i++ {
+		i += filterFirst(w0s[i:], w1s[i:], m.mask, m.filter, m.fshift)
+		if i < len(w0s) && hashKey(w0s[i]&m.mask, w1s[i]&m.mask) != dead {
 			return i
 		}
 	}
 	return -1
 }
 
+// zeroSums stands for the second window's sums with seq_matches 1, whose
+// keys have w1 = 0 (read-only).
+var zeroSums [rollChunk]uint32
+
 // roll1 is roll2 for single-block matching.
 func (m *Matcher) roll1(buf []byte, x, stop int, a0, b0 uint32, dead uint64) (int, uint32, uint32) {
 	bs := m.bs
-	shift := m.shift & 31
-	mask := m.mask
-	wordMask := m.wordMask
-	bitsTab := m.bits
-	out := buf[x:stop]
-	in := buf[x+bs : stop+bs]
-	in = in[:len(out)]
-	for i := range out {
-		o, c := uint32(out[i]), uint32(in[i])
-		a0 += c - o
-		b0 += a0 - o<<shift
-		h := hashKey((a0<<16|b0&0xffff)&mask, 0)
-		bm := bloomBits(h)
-		if bitsTab[h>>40&wordMask]&bm == bm && h != dead {
-			return x + i + 1, a0, b0
+	var ws [rollChunk]uint32
+	for chunk := 8; x < stop; chunk = min(2*chunk, len(ws)) {
+		cnt := min(stop-x, chunk)
+		a0, b0 = rollInto(ws[:cnt], buf[x:x+cnt], buf[x+bs:x+bs+cnt], a0, b0, m.shift)
+		if i := m.firstHit(ws[:cnt], zeroSums[:cnt], dead); i >= 0 {
+			return x + i + 1, ws[i] >> 16, ws[i] & 0xffff
 		}
+		x += cnt
 	}
 	return stop, a0, b0
 }

@@ -11,7 +11,7 @@ func BenchmarkRollInto(b *testing.B) {
 	var ws [512]uint32
 	b.SetBytes(512)
 	for b.Loop() {
-		rollInto(ws[:], buf[:512], buf[4096:4096+512], 1, 2, 4096)
+		rollInto(ws[:], buf[:512], buf[4096:4096+512], 1, 2, 12)
 	}
 }
 

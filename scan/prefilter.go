@@ -1,0 +1,74 @@
+package scan
+
+// The prefilter and the rolling loop's inner kernels. Both have a portable
+// Go version (the reference, used on every platform and for short tails)
+// and, on amd64 with AVX2, an assembly version that must produce the same
+// results (simd_amd64.s; FuzzKernels checks the two against each other).
+
+// Multipliers of the prefilter's two 32-bit hashes of a key (w0, w1): odd
+// constants whose products spread every input bit into the top bits.
+const (
+	fk1 = 0x9E3779B1
+	fk2 = 0x85EBCA77
+	fk3 = 0xC2B2AE3D
+	fk4 = 0x27D4EB2F
+)
+
+// filterHashes returns the prefilter's two hashes of masked key (w0, w1):
+// the first picks the word (its top bits), the second the three bits in it.
+// Two 32-bit multiply-adds per hash, because that is what eight SIMD lanes
+// do cheaply.
+func filterHashes(w0, w1 uint32) (hw, hb uint32) {
+	hw = w0*fk1 + w1*fk2
+	return hw, hw * fk3
+}
+
+// filterBits returns the three bits of the prefilter word that hash hb sets.
+func filterBits(hb uint32) uint32 {
+	// Table loads, not variable shifts: on amd64 before BMI2 (GOAMD64=v1,
+	// the default) every variable shift needs the CX register, which made
+	// the compiler spill the loop's other values.
+	return bit32[hb>>27] | bit32[hb>>22&31] | bit32[hb>>17&31]
+}
+
+// bit32[i] is 1<<i (read-only).
+var bit32 = func() (t [32]uint32) {
+	for i := range t {
+		t[i] = 1 << i
+	}
+	return
+}()
+
+// filterFirstGo returns the first i whose key (w0s[i]&mask, w1s[i]&mask)
+// passes the prefilter words (a power of two of them, indexed by the top
+// 32-wshift bits of the word hash), or len(w0s).
+func filterFirstGo(w0s, w1s []uint32, mask uint32, words []uint32, wshift uint) int {
+	w1s = w1s[:len(w0s)]
+	wmask := uint32(len(words) - 1)
+	for i, w0 := range w0s {
+		hw, hb := filterHashes(w0&mask, w1s[i]&mask)
+		bm := filterBits(hb)
+		if words[hw>>wshift&wmask]&bm == bm {
+			return i
+		}
+	}
+	return len(w0s)
+}
+
+// rollIntoGo rolls a window of 1<<shift bytes over out and in: for each i
+// it removes out[i], adds in[i] and stores the window's sum at ws[i] as
+// A<<16 | B&0xffff. It returns the final A and B; only their low 16 bits
+// are meaningful (and only those are stored), so a and b may be passed with
+// any high bits.
+func rollIntoGo(ws []uint32, out, in []byte, a, b uint32, shift uint) (uint32, uint32) {
+	in = in[:len(out)]
+	ws = ws[:len(out)]
+	shift &= 63
+	for i, o := range out {
+		c := uint32(in[i])
+		a += c - uint32(o)
+		b += a - uint32(o)<<shift
+		ws[i] = a<<16 | b&0xffff
+	}
+	return a, b
+}

@@ -1,0 +1,165 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Per 128-bit lane: every 16-bit word becomes the lane's word 7.
+DATA bcast7<>+0(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA bcast7<>+8(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA bcast7<>+16(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA bcast7<>+24(SB)/8, $0x0f0e0f0e0f0e0f0e
+GLOBL bcast7<>(SB), RODATA|NOPTR, $32
+
+// The prefilter's multipliers (fk1..fk4 in prefilter.go).
+DATA fk<>+0(SB)/4, $0x9E3779B1
+DATA fk<>+4(SB)/4, $0x85EBCA77
+DATA fk<>+8(SB)/4, $0xC2B2AE3D
+DATA fk<>+12(SB)/4, $0x27D4EB2F
+GLOBL fk<>(SB), RODATA|NOPTR, $16
+
+// PREFIX16 turns the 16-bit words of ymm r into running sums within each
+// 128-bit lane, then adds the low lane's total to the high lane: a prefix
+// sum over all 16 words. t is scratch; Y12 holds bcast7.
+#define PREFIX16(r, t) \
+	VPSLLDQ    $2, r, t      \
+	VPADDW     t, r, r       \
+	VPSLLDQ    $4, r, t      \
+	VPADDW     t, r, r       \
+	VPSLLDQ    $8, r, t      \
+	VPADDW     t, r, r       \
+	VPSHUFB    Y12, r, t     \
+	VPERM2I128 $0x08, t, t, t \
+	VPADDW     t, r, r
+
+// func rollAVX2(ws *uint32, out, in *byte, n int, ab uint32, shift uint64) uint32
+//
+// The rolling sum of a window over 16 positions at a time. With d = in-out,
+// A[i] = a + d[0] + ... + d[i] and B[i] = b + sum over j <= i of
+// (A[j] - out[j]<<shift), all modulo 2^16: two prefix sums of 16-bit words.
+TEXT ·rollAVX2(SB), NOSPLIT, $0-52
+	MOVQ ws+0(FP), DI
+	MOVQ out+8(FP), SI
+	MOVQ in+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVL ab+32(FP), AX
+	MOVQ shift+40(FP), X15
+	VMOVDQU bcast7<>(SB), Y12
+	MOVL AX, BX
+	SHRL $16, BX
+	MOVL BX, X0
+	VPBROADCASTW X0, Y10 // A of the previous position, in every word
+	MOVL AX, X1
+	VPBROADCASTW X1, Y11 // B of the previous position, in every word
+
+loop:
+	CMPQ CX, $16
+	JLT  done
+	VPMOVZXBW (SI), Y0 // out
+	VPMOVZXBW (DX), Y1 // in
+	VPSUBW    Y0, Y1, Y1
+	PREFIX16(Y1, Y2)
+	// The carries move on by the totals of the prefix sums, not by the
+	// last sums themselves: the only dependency from one round to the
+	// next is then one addition each.
+	VPSHUFB   Y12, Y1, Y2
+	VPERMQ    $0xff, Y2, Y2 // the total of in-out, in every word
+	VPADDW    Y10, Y1, Y1   // A
+	VPADDW    Y2, Y10, Y10  // A of position 15, for the next round
+	VPSLLW    X15, Y0, Y0
+	VPSUBW    Y0, Y1, Y3
+	PREFIX16(Y3, Y4)
+	VPSHUFB   Y12, Y3, Y4
+	VPERMQ    $0xff, Y4, Y4
+	VPADDW    Y11, Y3, Y3 // B
+	VPADDW    Y4, Y11, Y11
+	// Interleave to A<<16 | B: unpacking works within 128-bit lanes, so
+	// the halves are put back in order afterwards.
+	VPUNPCKLWD Y1, Y3, Y4 // positions 0-3, 8-11
+	VPUNPCKHWD Y1, Y3, Y5 // positions 4-7, 12-15
+	VPERM2I128 $0x20, Y5, Y4, Y6
+	VPERM2I128 $0x31, Y5, Y4, Y7
+	VMOVDQU    Y6, (DI)
+	VMOVDQU    Y7, 32(DI)
+	ADDQ       $16, SI
+	ADDQ       $16, DX
+	ADDQ       $64, DI
+	SUBQ       $16, CX
+	JMP        loop
+
+done:
+	MOVL  X10, AX
+	ANDL  $0xffff, AX
+	SHLL  $16, AX
+	MOVL  X11, BX
+	ANDL  $0xffff, BX
+	ORL   BX, AX
+	MOVL  AX, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func filterAVX2(w0s, w1s *uint32, n int, mask uint32, words *uint32, wshift uint64) int
+//
+// Eight keys at a time: both hashes by 32-bit multiplies, the words by one
+// gather, the three bits by variable shifts of 1.
+TEXT ·filterAVX2(SB), NOSPLIT, $0-56
+	MOVQ         w0s+0(FP), SI
+	MOVQ         w1s+8(FP), DX
+	MOVQ         n+16(FP), CX
+	ANDQ         $-8, CX
+	MOVL         mask+24(FP), R8
+	MOVL         R8, X9
+	VPBROADCASTD X9, Y9
+	MOVQ         words+32(FP), BX
+	MOVQ         wshift+40(FP), X14
+	VPBROADCASTD fk<>+0(SB), Y10
+	VPBROADCASTD fk<>+4(SB), Y11
+	VPBROADCASTD fk<>+8(SB), Y12
+	VPBROADCASTD fk<>+12(SB), Y13
+	VPCMPEQD     Y15, Y15, Y15
+	VPSRLD       $27, Y15, Y8  // 31 in every lane
+	VPSRLD       $31, Y15, Y15 // 1 in every lane
+	XORQ         AX, AX
+
+floop:
+	CMPQ     AX, CX
+	JGE      fnone
+	VPAND    (SI)(AX*4), Y9, Y0
+	VPAND    (DX)(AX*4), Y9, Y1
+	VPMULLD  Y10, Y0, Y2
+	VPMULLD  Y11, Y1, Y3
+	VPADDD   Y3, Y2, Y2 // word hash
+	VPMULLD  Y12, Y2, Y4 // bit hash
+	VPSRLD   X14, Y2, Y2
+	// The gather merges into its destination, so clear it first: without
+	// that, each gather would wait for the previous iteration's result.
+	VPCMPEQD Y7, Y7, Y7
+	VPXOR    Y6, Y6, Y6
+	VPGATHERDD Y7, (BX)(Y2*4), Y6
+	VPSRLD   $27, Y4, Y5
+	VPSLLVD  Y5, Y15, Y5
+	VPSRLD   $22, Y4, Y3
+	VPAND    Y8, Y3, Y3
+	VPSLLVD  Y3, Y15, Y3
+	VPOR     Y3, Y5, Y5
+	VPSRLD   $17, Y4, Y3
+	VPAND    Y8, Y3, Y3
+	VPSLLVD  Y3, Y15, Y3
+	VPOR     Y3, Y5, Y5 // the three bits
+	VPAND    Y5, Y6, Y6
+	VPCMPEQD Y5, Y6, Y6
+	VMOVMSKPS Y6, DI
+	TESTL    DI, DI
+	JNZ      fhit
+	ADDQ     $8, AX
+	JMP      floop
+
+fhit:
+	BSFL DI, DI
+	ADDQ DI, AX
+	MOVQ AX, ret+48(FP)
+	VZEROUPPER
+	RET
+
+fnone:
+	MOVQ CX, ret+48(FP)
+	VZEROUPPER
+	RET
