@@ -58,6 +58,14 @@ import (
 // FixedModTime is the modification time of every entry of a generated tar.
 var FixedModTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// cacheDirOr returns dir, or DefaultCacheDir() when dir is empty.
+func cacheDirOr(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	return DefaultCacheDir()
+}
+
 // DefaultCacheDir returns $ZYNC_CORPUS_DIR if set, otherwise
 // os.UserCacheDir()/zync-corpus.
 func DefaultCacheDir() (string, error) {
@@ -90,12 +98,9 @@ func GoToolchainTar(ctx context.Context, cacheDir, version string) (string, erro
 	if !versionRE.MatchString(version) {
 		return "", fmt.Errorf("corpus: bad Go version %q (want e.g. go1.22.1)", version)
 	}
-	if cacheDir == "" {
-		d, err := DefaultCacheDir()
-		if err != nil {
-			return "", err
-		}
-		cacheDir = d
+	cacheDir, err := cacheDirOr(cacheDir)
+	if err != nil {
+		return "", err
 	}
 	final := filepath.Join(cacheDir, version+".linux-amd64.tar")
 	if fi, err := os.Stat(final); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 && fi.Size()%512 == 0 {

@@ -44,12 +44,9 @@ func NpmTar(ctx context.Context, cacheDir, pkg, version string) (string, error) 
 	if !npmVersionRE.MatchString(version) {
 		return "", fmt.Errorf("corpus: bad npm version %q (want e.g. 5.4.5)", version)
 	}
-	if cacheDir == "" {
-		d, err := DefaultCacheDir()
-		if err != nil {
-			return "", err
-		}
-		cacheDir = d
+	cacheDir, err := cacheDirOr(cacheDir)
+	if err != nil {
+		return "", err
 	}
 	dir := filepath.Join(cacheDir, "npm")
 	final := filepath.Join(dir, NpmTarName(pkg, version))

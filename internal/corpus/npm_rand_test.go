@@ -134,3 +134,38 @@ func TestCorpusGunzipFile(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
+
+func TestCorpusRandUnrelated(t *testing.T) {
+	const size = RandMinSize
+	dir := t.TempDir()
+	u, err := RandUnrelated(dir, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := RandPair(dir, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ub, err := os.ReadFile(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := os.ReadFile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ub) != size {
+		t.Fatalf("size %d", len(ub))
+	}
+	// Another stream, not a copy of the seed.
+	if bytes.Equal(ub[:4096], sb[:4096]) {
+		t.Fatal("the unrelated file starts like the seed")
+	}
+	u2, err := RandUnrelated(t.TempDir(), size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fileSHA(t, u) != fileSHA(t, u2) {
+		t.Fatal("two builds of the unrelated file differ")
+	}
+}

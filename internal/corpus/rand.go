@@ -139,12 +139,9 @@ func RandPair(cacheDir string, size int64) (seedPath, targetPath string, err err
 	if size < RandMinSize {
 		return "", "", fmt.Errorf("corpus: random corpus size %d below %d", size, RandMinSize)
 	}
-	if cacheDir == "" {
-		d, err := DefaultCacheDir()
-		if err != nil {
-			return "", "", err
-		}
-		cacheDir = d
+	cacheDir, err = cacheDirOr(cacheDir)
+	if err != nil {
+		return "", "", err
 	}
 	dir := filepath.Join(cacheDir, "rand")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -175,4 +172,35 @@ func RandPair(cacheDir string, size int64) (seedPath, targetPath string, err err
 		}
 	}
 	return seedPath, targetPath, nil
+}
+
+// RandUnrelated returns the path of a file of size random bytes unrelated to
+// the random pair (another ChaCha8 stream), cacheDir/rand/rand-<size>-v1-
+// unrelated.bin, building it if it is not there: the worst case for a seed
+// scan, where nothing matches and every byte is rolled. An empty cacheDir
+// means DefaultCacheDir().
+func RandUnrelated(cacheDir string, size int64) (string, error) {
+	cacheDir, err := cacheDirOr(cacheDir)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cacheDir, "rand")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("corpus: %w", err)
+	}
+	path := filepath.Join(dir, fmt.Sprintf("rand-%d-%s-unrelated.bin", size, randVersion))
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
+		return path, nil
+	}
+	err = writeAtomically(path, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		if _, err := io.CopyN(bw, randStream(size, 3), size); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+	if err != nil {
+		return "", err
+	}
+	return path, nil
 }

@@ -28,6 +28,7 @@ type corpusPair struct {
 	seed, target   string // paths in the cache
 	seedSize, size int64
 	sha            string // SHA-256 of the target
+	unrelated      string // a seed unrelated to the target, for the worst-case scan ("" for none)
 	ext            string // the target's extension (.tar, .bin)
 }
 
@@ -59,6 +60,9 @@ func loadCorpus(ctx context.Context, cfg config, name string) (*corpusPair, erro
 		if c.seed, c.target, err = corpus.RandPair(cfg.cache, cfg.randSize); err != nil {
 			return nil, err
 		}
+		if c.unrelated, err = corpus.RandUnrelated(cfg.cache, cfg.randSize); err != nil {
+			return nil, err
+		}
 		c.ext = ".bin"
 	default:
 		return nil, fmt.Errorf("unknown corpus %q", name)
@@ -80,6 +84,11 @@ func loadCorpus(ctx context.Context, cfg config, name string) (*corpusPair, erro
 	}
 	if c.sha, err = fileSHA256(c.target); err != nil {
 		return nil, err
+	}
+	if c.unrelated != "" {
+		if _, err := fileSHA256(c.unrelated); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -202,6 +211,15 @@ func (b *corpusBench) runAll(ctx context.Context) error {
 		}
 		if b.has("zsync") {
 			b.record(ctx, "zsync", "make", 0, b.zsyncMake)
+		}
+		if b.c.unrelated != "" {
+			// The worst case of the seed scan: nothing matches.
+			if b.has("zync") {
+				b.record(ctx, "zync", "scan unrelated", 0, b.zyncScanUnrelated)
+			}
+			if b.has("zsync") {
+				b.record(ctx, "zsync", "scan unrelated", 0, b.zsyncScanUnrelated)
+			}
 		}
 		if b.has("casync") {
 			b.record(ctx, "casync", "make", 0, b.casyncMake)
@@ -498,6 +516,65 @@ func (b *corpusBench) zsyncGet(ctx context.Context, rtt time.Duration, m *measur
 		return err
 	}
 	return b.verify(out, m)
+}
+
+// zyncScanUnrelated times a scan of the unrelated seed: zync get --dry-run
+// with the local control file scans the seed, prints its plan and stops
+// without touching the network.
+func (b *corpusBench) zyncScanUnrelated(ctx context.Context, _ time.Duration, m *measurement) error {
+	dir, err := b.runDir("zync-scan")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	p, err := b.exec(ctx, dir, b.zync, "get", "--dry-run", "-q", "-i", b.c.unrelated, "-o", filepath.Join(dir, b.targetName), filepath.Join(b.www, "zync.zsync"))
+	m.take(p)
+	if err == nil && !strings.Contains(p.stdout, "reuse  0 B") {
+		err = fmt.Errorf("zync get --dry-run found blocks in the unrelated seed: %q", p.stdout)
+	}
+	return err
+}
+
+// zsyncScanUnrelated times zsync 0.6.2's scan of the unrelated seed. zsync
+// has no dry run, so it gets a copy of its control file whose URL is a
+// closed port on loopback: it reads the control file, scans the seed, fails
+// to connect at once and exits. That it reached the download is checked in
+// its message.
+func (b *corpusBench) zsyncScanUnrelated(ctx context.Context, _ time.Duration, m *measurement) error {
+	dir, err := b.runDir("zsync-scan")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	control, err := os.ReadFile(filepath.Join(b.www, "zsync.zsync"))
+	if err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	head, body, ok := bytes.Cut(control, []byte("\n\n"))
+	if !ok {
+		return errors.New("zsync.zsync has no end of headers")
+	}
+	var lines []string
+	for _, l := range strings.Split(string(head), "\n") {
+		if strings.HasPrefix(l, "URL: ") {
+			l = fmt.Sprintf("URL: http://127.0.0.1:%d/%s", port, b.targetName)
+		}
+		lines = append(lines, l)
+	}
+	cf := filepath.Join(dir, "closed.zsync")
+	if err := os.WriteFile(cf, append([]byte(strings.Join(lines, "\n")+"\n\n"), body...), 0o644); err != nil {
+		return err
+	}
+	p, err := b.exec(ctx, dir, "zsync", "-q", "-i", b.c.unrelated, "-o", filepath.Join(dir, b.targetName), cf)
+	m.take(p)
+	if err == nil || !strings.Contains(p.stderr, "failed to retrieve") {
+		return fmt.Errorf("zsync did not stop at the download as expected (%v): %q", err, p.stderr)
+	}
+	return nil
 }
 
 // --- casync ---

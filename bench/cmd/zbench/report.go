@@ -297,6 +297,10 @@ func (r *report) ratiosMarkdown() string {
 			fmt.Fprintf(&b, "; zync get compressed / rsync -z bytes down %s", ratio("zync", "get compressed", "rsync", "daemon -z", rtt, down))
 			if rtt == 0 {
 				fmt.Fprintf(&b, "; zync make / zsyncmake wall time %s", ratio("zync", "make", "zsync", "make", 0, wall))
+				if r.results[rowKey{c.name, "zync", "scan unrelated", 0}] != nil {
+					// A speed-up: how many times faster zync scans.
+					fmt.Fprintf(&b, "; scan of an unrelated seed, zsync / zync wall time %s", ratio("zsync", "scan unrelated", "zync", "scan unrelated", 0, wall))
+				}
 				fmt.Fprintf(&b, "; zync diff / xdelta3 -e patch size %s, wall time %s, CPU time %s", ratio("zync", "diff", "xdelta3", "encode", 0, down),
 					ratio("zync", "diff", "xdelta3", "encode", 0, wall),
 					ratio("zync", "diff", "xdelta3", "encode", 0, func(x row) float64 { return x.cpu.Seconds() }))
