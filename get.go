@@ -396,6 +396,14 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 	}
 
 	scanTime := time.Since(scanStart)
+	// SHA-256 when the control file has it, else SHA-1 (zsync 0.6 files):
+	// one strong whole-file hash is the check; a second would only cost time.
+	// It runs from now on, behind the blocks as they are written.
+	want := assemble.Hashes{SHA256: u.c.File.SHA256}
+	if want.SHA256 == nil {
+		want.SHA1 = u.c.File.SHA1
+	}
+	a.StartVerify(want)
 	plan := u.plan()
 	fetchStart := time.Now()
 	u.progress(Event{Phase: "plan", Bytes: plan.Reused, Total: plan.Length, Message: fmt.Sprintf("reuse %d bytes, fetch %d bytes in %d ranges", plan.Reused, plan.ToFetch, plan.Ranges)})
@@ -409,12 +417,6 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 	}
 
 	fetchTime := time.Since(fetchStart)
-	// SHA-256 when the control file has it, else SHA-1 (zsync 0.6 files):
-	// one strong whole-file hash is the check; a second would only cost time.
-	want := assemble.Hashes{SHA256: u.c.File.SHA256}
-	if want.SHA256 == nil {
-		want.SHA1 = u.c.File.SHA1
-	}
 	checked, sum, err := a.Verify(ctx, want)
 	if err != nil {
 		if errors.Is(err, assemble.ErrVerify) {
@@ -428,6 +430,7 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 	if err := a.Commit(assemble.CommitOptions{MTime: u.c.File.MTime}); err != nil {
 		return nil, err
 	}
+
 	// Clean up after a run that was resumed from a part left by an older
 	// control file's run: nothing else of ours may stay beside the output.
 	_ = os.Remove(u.out + assemble.PartSuffix + assemble.JournalSuffix)
@@ -621,8 +624,10 @@ func (u *updater) fetch(ctx context.Context, plan Plan, id *assemble.Identity) e
 		}
 		u.warn("no URL of the target is usable; fetching from the compressed companion alone", "", err)
 	}
-	// Checkpoint the journal every second while fetching, so a kill loses
-	// at most a second of verified data.
+	// Checkpoint the journal at once (recording what the seeds supplied)
+	// and then every second while fetching, so a kill loses at most a
+	// second of verified data. The checkpoint's fsync runs alongside the
+	// download instead of before it.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -631,13 +636,13 @@ func (u *updater) fetch(ctx context.Context, plan Plan, id *assemble.Identity) e
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
+			if err := u.a.Checkpoint(); err != nil {
+				u.logger.Warn("checkpoint failed", "err", err)
+			}
 			select {
 			case <-stop:
 				return
 			case <-t.C:
-				if err := u.a.Checkpoint(); err != nil {
-					u.logger.Warn("checkpoint failed", "err", err)
-				}
 			}
 		}
 	}()

@@ -9,18 +9,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +60,8 @@ type Assembly struct {
 
 	reused  atomic.Int64 // target bytes taken from seeds
 	fetched atomic.Int64 // target bytes fetched and verified
+
+	hashing atomic.Pointer[wholeHash] // the whole-file hash, once started
 }
 
 // Begin creates a temporary file beside final, sized for the target.
@@ -208,6 +206,7 @@ func (a *Assembly) writeBlocks(first int64, data []byte) error {
 		for k := first; k*bs < first*bs+int64(len(data)); k++ {
 			a.written.Claim(k)
 		}
+		a.wrote()
 		return nil
 	}
 	if _, err := a.f.WriteAt(data, first*bs); err != nil {
@@ -220,6 +219,7 @@ func (a *Assembly) writeBlocks(first int64, data []byte) error {
 	for k := first; k*bs < first*bs+int64(len(data)); k++ {
 		a.written.Claim(k)
 	}
+	a.wrote()
 	return nil
 }
 
@@ -284,12 +284,14 @@ func (a *Assembly) writeBlock(k int64, data []byte) error {
 	n := a.x.BlockLen(k)
 	if a.fresh && allZero(data[:n]) {
 		a.written.Claim(k)
+		a.wrote()
 		return nil
 	}
 	if _, err := a.f.WriteAt(data[:n], k*int64(a.x.Blocksize)); err != nil {
 		return fmt.Errorf("write block %d to %s: %w", k, a.tmpPath, err)
 	}
 	a.written.Claim(k)
+	a.wrote()
 	return nil
 }
 
@@ -450,95 +452,11 @@ type Hashes struct {
 	SHA256 []byte
 }
 
-// Verify checks that every block is present and that the file has the
-// given whole-file hashes. It reports which hashes it checked ("SHA-256",
-// "SHA-1", both joined by "+", or "" when the index carries none) and the
-// SHA-256 of the file, which it always computes.
-func (a *Assembly) Verify(ctx context.Context, want Hashes) (checked string, sum256 []byte, err error) {
-	if !a.known.Full() {
-		return "", nil, fmt.Errorf("%w: %d of %d blocks missing", ErrIncomplete, a.known.Len()-a.known.Count(), a.known.Len())
-	}
-	type check struct {
-		name string
-		h    hash.Hash
-		want []byte
-	}
-	checks := []check{{"SHA-256", sha256.New(), want.SHA256}}
-	if want.SHA1 != nil {
-		checks = append(checks, check{"SHA-1", sha1.New(), want.SHA1})
-	}
-	// One read of the file feeds every hash, each on its own goroutine.
-	ws := make([]io.Writer, len(checks))
-	for i, c := range checks {
-		ws[i] = c.h
-	}
-	r := io.NewSectionReader(a.f, 0, a.x.Length)
-	if err := hashParallel(ctxReader{ctx, r}, ws); err != nil {
-		return "", nil, fmt.Errorf("read back %s: %w", a.tmpPath, err)
-	}
-	names := ""
-	for _, c := range checks {
-		got := c.h.Sum(nil)
-		if c.name == "SHA-256" {
-			sum256 = got
-		}
-		if c.want == nil {
-			continue
-		}
-		if !bytes.Equal(got, c.want) {
-			return "", nil, fmt.Errorf("%w: %s is %x, control file says %x", ErrVerify, c.name, got, c.want)
-		}
-		if names != "" {
-			names += "+"
-		}
-		names += c.name
-	}
-	return names, sum256, nil
-}
-
-// hashParallel reads r once and writes every chunk to each of ws, each
-// writer on its own goroutine, while the next chunk is read.
-func hashParallel(r io.Reader, ws []io.Writer) error {
-	bufs := [2][]byte{make([]byte, 1<<20), make([]byte, 1<<20)}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for cur := 0; ; cur ^= 1 {
-		n, err := io.ReadFull(r, bufs[cur])
-		wg.Wait() // the writers are done with the other buffer
-		if n > 0 {
-			p := bufs[cur][:n]
-			wg.Add(len(ws))
-			for _, w := range ws {
-				go func() {
-					defer wg.Done()
-					w.Write(p)
-				}()
-			}
-		}
-		switch {
-		case err == io.EOF || err == io.ErrUnexpectedEOF:
-			return nil
-		case err != nil:
-			return err
-		}
-	}
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // Park moves the temporary file to final+PartSuffix, replacing any older
 // one, so that an interrupted run leaves its verified blocks for the next.
 // Call it after the seeds (including an old part file) have been scanned.
+// The journal follows at the next Checkpoint: its fsync of the whole file
+// need not hold up the caller, who can run it alongside the download.
 func (a *Assembly) Park() error {
 	if a.f == nil || a.tmpPath == a.final+PartSuffix {
 		return nil
@@ -553,7 +471,7 @@ func (a *Assembly) Park() error {
 		return fmt.Errorf("keep partial download: %w", err)
 	}
 	a.tmpPath = part
-	return a.Checkpoint()
+	return nil
 }
 
 // CommitOptions say what the final file looks like.
@@ -605,6 +523,7 @@ func (a *Assembly) Close(keep bool) error {
 	if a.f == nil {
 		return nil
 	}
+	a.stopHashing()
 	var err error
 	if keep {
 		err = a.Checkpoint()

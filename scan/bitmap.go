@@ -1,6 +1,9 @@
 package scan
 
-import "sync/atomic"
+import (
+	"math/bits"
+	"sync/atomic"
+)
 
 // Bitmap records which target blocks are known (found in a seed or fetched
 // and verified). It is safe for concurrent use; claiming a block is atomic,
@@ -41,6 +44,18 @@ func (b *Bitmap) Unclaim(i int64) {
 	if atomic.AndUint64(&b.words[i>>6], ^bit)&bit != 0 {
 		b.set.Add(-1)
 	}
+}
+
+// NextUnset returns the first block at or after i that is not known, or
+// Len() if there is none.
+func (b *Bitmap) NextUnset(i int64) int64 {
+	for i < b.n {
+		if w := ^atomic.LoadUint64(&b.words[i>>6]) >> (uint(i) & 63); w != 0 {
+			return min(i+int64(bits.TrailingZeros64(w)), b.n)
+		}
+		i = i | 63 + 1
+	}
+	return b.n
 }
 
 // Count returns how many blocks are known.

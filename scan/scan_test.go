@@ -251,3 +251,24 @@ func TestRoll2Ring(t *testing.T) {
 		}
 	}
 }
+
+func TestBitmapNextUnset(t *testing.T) {
+	b := NewBitmap(200)
+	for i := int64(0); i < 200; i++ {
+		if i != 70 && i != 130 && i < 190 {
+			b.Claim(i)
+		}
+	}
+	for _, c := range []struct{ from, want int64 }{{0, 70}, {70, 70}, {71, 130}, {131, 190}, {195, 195}, {200, 200}} {
+		if got := b.NextUnset(c.from); got != c.want {
+			t.Errorf("NextUnset(%d) = %d, want %d", c.from, got, c.want)
+		}
+	}
+	full := NewBitmap(128)
+	for i := int64(0); i < 128; i++ {
+		full.Claim(i)
+	}
+	if got := full.NextUnset(0); got != 128 {
+		t.Errorf("full: NextUnset(0) = %d, want 128", got)
+	}
+}
