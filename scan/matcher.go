@@ -18,7 +18,12 @@
 // without jumping. zync therefore finds at least every block zsync finds.
 //
 // The scanning loop (Scanner.Scan) is pure and allocation-free; ScanReaderAt
-// drives it over sections of a seed on several goroutines.
+// drives it over sections of a seed on several goroutines. Its two inner
+// kernels, rolling the window's sums over a stretch of positions and testing
+// their keys against the prefilter, have portable Go versions and, on amd64
+// with AVX2, assembly versions (simd_amd64.s) that do 16 positions and 8
+// keys at a time; build with -tags purego to use Go alone. FuzzKernels
+// checks that both give the same results.
 package scan
 
 import (
