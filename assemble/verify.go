@@ -33,6 +33,7 @@ type wholeHash struct {
 	stop   chan struct{} // closed by Close: give up
 	done   chan struct{} // closed when run returns
 	once   sync.Once     // closes stop
+	fin    sync.Once     // closes finish
 	err    error         // valid once done is closed
 }
 
@@ -144,7 +145,7 @@ func (a *Assembly) Verify(ctx context.Context, want Hashes) (checked string, sum
 	}
 	a.StartVerify(want)
 	w := a.hashing.Load()
-	close(w.finish)
+	w.fin.Do(func() { close(w.finish) })
 	select {
 	case <-w.done:
 	case <-ctx.Done():

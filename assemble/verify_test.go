@@ -84,7 +84,9 @@ func TestVerifyStopAndMismatch(t *testing.T) {
 	if err := b.Fetch(context.Background(), filesource.New(bytes.NewReader(target), int64(len(target)))); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := b.Verify(context.Background(), bad); !errors.Is(err, ErrVerify) {
-		t.Fatalf("got %v, want ErrVerify", err)
+	for range 2 { // a second call gives the same answer
+		if _, _, err := b.Verify(context.Background(), bad); !errors.Is(err, ErrVerify) {
+			t.Fatalf("got %v, want ErrVerify", err)
+		}
 	}
 }
