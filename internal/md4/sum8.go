@@ -25,3 +25,30 @@ func sum8Generic(dst *[8][Size]byte, msgs *[8][]byte) {
 		dst[i] = Sum(msgs[i])
 	}
 }
+
+// SumBlocks writes the MD4 checksum of msgs[i] to dst[i] for every i
+// (len(dst) >= len(msgs)). The messages must have equal length; they go
+// through [Sum8] eight at a time, and a last group of two to seven repeats
+// its first message to fill the lanes (with AVX2, Sum8 on eight blocks takes
+// less time than Sum on two). It does not allocate.
+func SumBlocks(dst [][Size]byte, msgs [][]byte) {
+	dst = dst[:len(msgs)]
+	var in [8][]byte
+	var out [8][Size]byte
+	for len(msgs) > 0 {
+		n := min(len(msgs), 8)
+		if n == 1 {
+			dst[0] = Sum(msgs[0])
+			return
+		}
+		for i := range in {
+			in[i] = msgs[0]
+			if i < n {
+				in[i] = msgs[i]
+			}
+		}
+		Sum8(&out, &in)
+		copy(dst, out[:n])
+		dst, msgs = dst[n:], msgs[n:]
+	}
+}

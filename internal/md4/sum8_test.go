@@ -148,3 +148,21 @@ func BenchmarkSum8(b *testing.B) {
 		}
 	}
 }
+
+// TestSumBlocks: every count from 0 to 20 (whole groups of eight, part-filled
+// groups, a lone last message) gives each message its own checksum.
+func TestSumBlocks(t *testing.T) {
+	msgs := make([][]byte, 20)
+	for i := range msgs {
+		msgs[i] = bytes.Repeat([]byte{byte(i), byte(i * 7)}, 1024)
+	}
+	for n := 0; n <= len(msgs); n++ {
+		dst := make([][Size]byte, n)
+		SumBlocks(dst, msgs[:n])
+		for i := range n {
+			if want := Sum(msgs[i]); dst[i] != want {
+				t.Fatalf("%d messages: sum %d is %x, want %x", n, i, dst[i], want)
+			}
+		}
+	}
+}
