@@ -22,6 +22,17 @@ import "encoding/binary"
 // collects the lanes times the weights (no lane exceeds 16 bits, so
 // nothing carries into it). About three times the byte-by-byte loop.
 func Sum(p []byte) uint32 {
+	var a, b uint32
+	if n := len(p) &^ 31; hasAVX2 && n >= 64 {
+		a, b = sumAVX2(&p[0], n)
+		p = p[n:]
+	}
+	a, b = sumGo(a, b, p)
+	return (a&0xffff)<<16 | b&0xffff
+}
+
+// sumGo continues the sums A and B (of the bytes before p) over p.
+func sumGo(a, b uint32, p []byte) (uint32, uint32) {
 	const (
 		lanes = 0x00ff00ff00ff00ff
 		ones  = 0x0001000100010001
@@ -31,7 +42,6 @@ func Sum(p []byte) uint32 {
 		wEven = 2 | 4<<16 | 6<<32 | 8<<48
 		wOdd  = 1 | 3<<16 | 5<<32 | 7<<48
 	)
-	var a, b uint32
 	for len(p) >= 8 {
 		x := binary.LittleEndian.Uint64(p)
 		even, odd := x&lanes, x>>8&lanes
@@ -43,7 +53,7 @@ func Sum(p []byte) uint32 {
 		a += uint32(c)
 		b += a
 	}
-	return (a&0xffff)<<16 | b&0xffff
+	return a, b
 }
 
 // SumPadded returns the weak sum of p zero-padded to a window of n bytes,
