@@ -131,7 +131,8 @@ func (w *wholeHash) run(a *Assembly) {
 }
 
 // Verify checks that every block is present and that the file has the
-// given whole-file hashes. It reports which hashes it checked ("SHA-256",
+// given whole-file hashes; meanwhile it starts flushing the file to disk
+// for Commit, so no block may be written after it is called. It reports which hashes it checked ("SHA-256",
 // "SHA-1", both joined by "+", or "" when the index carries none) and the
 // SHA-256 of the file, which it always computes. If StartVerify ran, it
 // finishes that hash (want must be the same); otherwise it hashes the whole
@@ -144,6 +145,9 @@ func (a *Assembly) Verify(ctx context.Context, want Hashes) (checked string, sum
 		return "", nil, errors.New("verify: no file (a dry run)")
 	}
 	a.StartVerify(want)
+	// Every block is written: the flush to disk that Commit needs can run
+	// alongside the rest of the hash.
+	a.startSync()
 	w := a.hashing.Load()
 	w.fin.Do(func() { close(w.finish) })
 	select {
