@@ -251,6 +251,15 @@ func (f *fetch) groups(idx []int) [][]int {
 // plan splits wants into tasks for the current mode: at most
 // rangesPerRequest HTTP ranges each, and at least Concurrency tasks when
 // there are that many HTTP ranges.
+//
+// The tasks are laid out in waves of Concurrency, the number that run at
+// once: a wave covers a stretch of the target, and its tasks take the
+// stretch's HTTP ranges in turn (task j of the wave the j-th, the
+// (j+Concurrency)-th, ...). The requests in flight then fill the target
+// from its start together, instead of each filling its own part, so the
+// caller's whole-file hash, which can only follow the file from its start,
+// keeps up with the download. The tasks and their sizes are the same as
+// with contiguous parts, so the layout costs no request.
 func (f *fetch) plan(idx []int) []task {
 	g := f.groups(idx)
 	n := len(g)
@@ -260,13 +269,17 @@ func (f *fetch) plan(idx []int) []task {
 	limit := f.s.rangesPerRequest()
 	tasks := max((n+limit-1)/limit, min(f.s.conc, n))
 	per := (n + tasks - 1) / tasks
-	var out []task
-	for j := 0; j < n; j += per {
-		var t task
-		for _, grp := range g[j:min(j+per, n)] {
-			t.idx = append(t.idx, grp...)
+	tasks = (n + per - 1) / per
+	out := make([]task, tasks)
+	next := 0 // the next HTTP range to hand out
+	for w := 0; w < tasks; w += f.s.conc {
+		wave := out[w:min(w+f.s.conc, tasks)]
+		// The wave's stretch: per ranges for each of its tasks (the last
+		// wave takes what is left).
+		end := min(next+len(wave)*per, n)
+		for j := 0; next < end; j, next = (j+1)%len(wave), next+1 {
+			wave[j].idx = append(wave[j].idx, g[next]...)
 		}
-		out = append(out, t)
 	}
 	return out
 }
