@@ -92,6 +92,12 @@ type GetOptions struct {
 	// Plain fetches from the target's URLs even when the control file names
 	// a compressed companion (see AddCompanion).
 	Plain bool
+	// Thorough sweeps each seed a second time, at the positions the first
+	// pass jumped over after a match, for blocks at other alignments (a file
+	// stored twice in a tar): it finds every block zsync's matching rules
+	// allow, some that zsync misses, at the cost of about a second pass over
+	// the seed data that matched (see scan.Options.Sweep).
+	Thorough bool
 }
 
 // Plan is what a Get will do once the seeds are scanned.
@@ -290,6 +296,9 @@ func Get(ctx context.Context, src string, opts GetOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Logger != nil {
+		opts.Logger.Debug("control file loaded", "elapsed", time.Since(start).Round(time.Millisecond), "blocks", c.File.Index.NumBlocks())
+	}
 	out := opts.Output
 	if out == "" {
 		if err := SafeName(c.File.Filename); err != nil {
@@ -307,7 +316,7 @@ func Get(ctx context.Context, src string, opts GetOptions) (*Result, error) {
 // Update builds the target that c describes at the path out.
 func Update(ctx context.Context, c *Control, out string, opts GetOptions) (res *Result, err error) {
 	start := time.Now()
-	u := &updater{c: c, x: &c.File.Index, out: out, opts: opts, logger: opts.Logger, progress: opts.Progress}
+	u := &updater{c: c, x: &c.File.Index, out: out, opts: opts, logger: opts.Logger, progress: opts.Progress, start: start}
 	if u.logger == nil {
 		u.logger = slog.New(slog.DiscardHandler)
 	}
@@ -334,6 +343,7 @@ type updater struct {
 	opts     GetOptions
 	logger   *slog.Logger
 	progress func(Event)
+	start    time.Time
 	a        *assemble.Assembly
 	requests atomic.Int64
 	wire     atomic.Int64
@@ -373,6 +383,7 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 	}
 	u.a = a
 	a.SetIdentity(id)
+	u.logger.Debug("output prepared (block table built)", "elapsed", time.Since(u.start).Round(time.Millisecond))
 	keep := true
 	defer func() { _ = a.Close(keep) }()
 
@@ -396,6 +407,7 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 	}
 
 	scanTime := time.Since(scanStart)
+	u.logger.Debug("seeds scanned", "elapsed", scanTime.Round(time.Millisecond), "reused", a.Reused())
 	// SHA-256 when the control file has it, else SHA-1 (zsync 0.6 files):
 	// one strong whole-file hash is the check; a second would only cost time.
 	// It runs from now on, behind the blocks as they are written.
@@ -417,6 +429,7 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 	}
 
 	fetchTime := time.Since(fetchStart)
+	u.logger.Debug("fetched", "elapsed", fetchTime.Round(time.Millisecond))
 	checked, sum, err := a.Verify(ctx, want)
 	if err != nil {
 		if errors.Is(err, assemble.ErrVerify) {
@@ -427,9 +440,11 @@ func (u *updater) run(ctx context.Context) (*Result, error) {
 	if checked == "" {
 		u.logger.Warn("the control file has no whole-file hash; only block sums were checked")
 	}
+	u.logger.Debug("verified", "hash", checked, "elapsed", time.Since(fetchStart.Add(fetchTime)).Round(time.Millisecond))
 	if err := a.Commit(assemble.CommitOptions{MTime: u.c.File.MTime}); err != nil {
 		return nil, err
 	}
+	u.logger.Debug("committed", "elapsed", time.Since(fetchStart.Add(fetchTime)).Round(time.Millisecond))
 
 	// Clean up after a run that was resumed from a part left by an older
 	// control file's run: nothing else of ours may stay beside the output.
@@ -533,6 +548,8 @@ func (u *updater) scanSeeds(ctx context.Context) error {
 		}
 		_, err := u.a.ScanSeed(ctx, s, scan.Options{
 			Workers:  u.opts.Workers,
+			Sweep:    u.opts.Thorough,
+			Logger:   u.logger,
 			Progress: func(n int64) { u.progress(Event{Phase: "scan", Path: s, Bytes: n, Total: total}) },
 		})
 		switch {

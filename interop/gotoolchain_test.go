@@ -65,42 +65,51 @@ func TestGoToolchainUpdate(t *testing.T) {
 	os.Remove(zsyncOut)
 
 	// zync.
-	ng.Reset()
 	zyncOut := filepath.Join(work, "zync-out.tar")
+	// get runs zync get with args and checks its output and its account of
+	// the transfer against nginx's log.
+	get := func(what string, args ...string) (getResult, []testenv.Request, string) {
+		t.Helper()
+		ng.Reset()
+		res, stderr, code := zyncGet(t, work, append(args, "-i", oldTar, "-o", zyncOut)...)
+		if code != 0 {
+			t.Fatalf("zync get (%s): exit %d: %s", what, code, stderr)
+		}
+		if sum, size := fileSHA256(t, zyncOut); sum != wantSum || size != wantSize {
+			t.Fatalf("zync output (%s): %d bytes, sha256 %s; want %d, %s", what, size, sum, wantSize, wantSum)
+		}
+		log := ng.Log()
+		checkAgainstLog(t, res, log)
+		return res, log, stderr
+	}
 	start = time.Now()
-	res, stderr, code := zyncGet(t, work, "-i", oldTar, "-o", zyncOut, ctlURL)
-	if code != 0 {
-		t.Fatalf("zync get: exit %d: %s", code, stderr)
-	}
+	res, log, _ := get("default", ctlURL)
 	zyncTime := time.Since(start)
-	if sum, size := fileSHA256(t, zyncOut); sum != wantSum || size != wantSize {
-		t.Fatalf("zync output: %d bytes, sha256 %s; want %d, %s", size, sum, wantSize, wantSum)
-	}
-	log = ng.Log()
-	checkAgainstLog(t, res, log)
 	zyncBytes, zyncReqs := rangeRequests(t, log, "/"+name)
 	zyncRanges, zyncPayload := rangePayload(t, log, "/"+name, wantSize)
 	t.Logf("zync: %d body bytes in %d requests (%d ranges, %d bytes of payload; it reports %d fetched, %d reused, %d requests), %v",
 		zyncBytes, zyncReqs, zyncRanges, zyncPayload, res.FetchedBytes, res.ReusedBytes, res.Requests, zyncTime.Round(time.Millisecond))
-	if zyncBytes > zsyncBytes {
-		t.Errorf("zync transferred %d bytes, more than zsync's %d", zyncBytes, zsyncBytes)
+	// By default zync follows zsync's matching rules on parallel sections
+	// of the seed, which may find a few blocks more or fewer than zsync's
+	// one serial pass (tens of 52,277 here); with --thorough it also sweeps
+	// the seed data it jumped over and finds at least every block zsync
+	// finds.
+	if float64(zyncBytes) > float64(zsyncBytes)*1.001 {
+		t.Errorf("zync transferred %d bytes, more than 0.1%% over zsync's %d", zyncBytes, zsyncBytes)
 	}
-
+	os.Remove(zyncOut)
+	res, log, _ = get("--thorough", "--thorough", ctlURL)
+	_, thoroughPayload := rangePayload(t, log, "/"+name, wantSize)
+	t.Logf("zync --thorough: %d bytes of payload, %d reused", thoroughPayload, res.ReusedBytes)
+	if thoroughPayload > zsyncPayload {
+		t.Errorf("zync --thorough fetched %d bytes of payload, more than zsync's %d", thoroughPayload, zsyncPayload)
+	}
 	os.Remove(zyncOut)
 
 	// Compressed transfer: everything over the wire, the control file
 	// included, at most what rsync -z sends (31.8 MB; issue goal).
 	zyncMake(t, served, "--compress", "-u", name, "-o", name+".c.zsync", name)
-	ng.Reset()
-	res, stderr, code = zyncGet(t, work, "-i", oldTar, "-o", zyncOut, ng.URL(name+".c.zsync"))
-	if code != 0 {
-		t.Fatalf("zync get (compressed): exit %d: %s", code, stderr)
-	}
-	if sum, size := fileSHA256(t, zyncOut); sum != wantSum || size != wantSize {
-		t.Fatalf("zync output (compressed): %d bytes, sha256 %s; want %d, %s", size, sum, wantSize, wantSum)
-	}
-	log = ng.Log()
-	checkAgainstLog(t, res, log)
+	res, log, stderr := get("compressed", ng.URL(name+".c.zsync"))
 	total, n := testenv.Totals(log, "")
 	zpBytes, zpReqs := rangeRequests(t, log, "/"+name+".zpack")
 	t.Logf("zync compressed: %d body bytes in %d requests (companion %d bytes in %d requests)", total, n, zpBytes, zpReqs)

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Options tune ScanReaderAt.
@@ -25,6 +27,17 @@ type Options struct {
 	// the shared emit function, so found blocks can be batched (consecutive
 	// blocks written with one call); Flush is called when the goroutine ends.
 	NewSink func() Sink
+	// Sweep, after the main pass, looks again at every seed position the
+	// main pass jumped over, for blocks still missing (see the package
+	// comment). It finds blocks zsync's rules allow but its jumps step over
+	// (a file stored twice in a tar, at another alignment), at the cost of a
+	// second pass over the seed data that matched: on a mostly matching seed
+	// that is about as long as the main pass again, for typically a few
+	// blocks. Off by default.
+	Sweep bool
+	// Logger, if set, receives the duration of the main pass and the sweep
+	// at debug level.
+	Logger *slog.Logger
 }
 
 // A Sink receives the blocks one scanning goroutine finds.
@@ -37,11 +50,11 @@ type Sink interface {
 // seed is cut into sections scanned in parallel; each section reads a
 // window's worth past its end, so no match across a section boundary is
 // lost, and the seed is zero-padded past its end as zsync does (so a seed
-// ending where the target ends matches the short last block). If blocks are
-// still missing afterwards, the positions the main pass jumped over are
-// swept (see the package comment). Blocks already known are not searched
-// for. emit is called from several goroutines. It returns how many blocks
-// this seed supplied.
+// ending where the target ends matches the short last block). With
+// opts.Sweep, if blocks are still missing afterwards, the positions the main
+// pass jumped over are swept (see the package comment). Blocks already known
+// are not searched for. emit is called from several goroutines. It returns
+// how many blocks this seed supplied.
 func (m *Matcher) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, known *Bitmap, emit EmitFunc, opts Options) (int64, error) {
 	if size <= 0 || m.n == 0 || known.Full() {
 		return 0, nil
@@ -61,8 +74,12 @@ func (m *Matcher) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 	for off := int64(0); off < size; off += secSize {
 		secs = append(secs, span{off, min(off+secSize, size)})
 	}
+	start := time.Now()
 	found, skips, err := m.scanSpans(ctx, ra, size, known, emit, opts.NewSink, secs, workers, bufSize, opts.Progress)
-	if err != nil || known.Full() || len(skips) == 0 {
+	if opts.Logger != nil {
+		opts.Logger.Debug("seed scanned", "elapsed", time.Since(start).Round(time.Millisecond), "blocks", found)
+	}
+	if err != nil || !opts.Sweep || known.Full() || len(skips) == 0 {
 		return found, err
 	}
 	slices.SortFunc(skips, func(a, b span) int { return cmp.Compare(a.from, b.from) })
@@ -77,7 +94,15 @@ func (m *Matcher) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 			work = append(work, span{off, min(off+secSize, sp.to)})
 		}
 	}
+	start = time.Now()
 	more, _, err := sm.scanSpans(ctx, ra, size, known, emit, opts.NewSink, work, workers, bufSize, nil)
+	if opts.Logger != nil {
+		var n int64
+		for _, sp := range skips {
+			n += sp.to - sp.from
+		}
+		opts.Logger.Debug("skipped positions swept", "elapsed", time.Since(start).Round(time.Millisecond), "bytes", n, "blocks", more)
+	}
 	return found + more, err
 }
 

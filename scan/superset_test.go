@@ -50,8 +50,8 @@ func reachable(x *index.Index, seed []byte) map[int64]bool {
 
 // TestFindsEveryReachableBlock builds targets out of pieces of a seed pasted
 // at random alignments, several times over (the way a tar holds the same file
-// twice), and checks that the scan finds every block zsync's rules could
-// find, whatever the buffer and section sizes.
+// twice), and checks that the scan with a sweep finds every block zsync's
+// rules could find, whatever the buffer and section sizes.
 func TestFindsEveryReachableBlock(t *testing.T) {
 	const bs = 256
 	for seed := uint64(1); seed <= 12; seed++ {
@@ -70,7 +70,7 @@ func TestFindsEveryReachableBlock(t *testing.T) {
 		for _, seq := range []int{1, 2} {
 			x := buildIndex(t, target, bs, seq, 4, 8)
 			want := reachable(x, src)
-			for _, opts := range []Options{{Workers: 1, BufferSize: 1 << 20}, {Workers: 3, BufferSize: 3 * bs}} {
+			for _, opts := range []Options{{Workers: 1, BufferSize: 1 << 20, Sweep: true}, {Workers: 3, BufferSize: 3 * bs, Sweep: true}} {
 				_, known := scanAll(t, x, src, opts)
 				missed := 0
 				for k := range want {

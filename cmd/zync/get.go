@@ -16,6 +16,7 @@ type getFlags struct {
 	opts           zync.GetOptions
 	jsonOut        bool
 	quiet          bool
+	verbose        int
 	auth           []string
 	headers        []string
 	cacert         string
@@ -72,10 +73,12 @@ given in the proxy URL).`,
 	fl.Var(durationFlag{&g.stallTimeout}, "stall-timeout", "retry a request that receives nothing for this long (default 30s)")
 	fl.Float64Var(&g.minSavings, "min-savings", 0.05, "fetch the whole file in one request when seeds supply less than this fraction of it; 0 = always use ranges")
 	fl.BoolVar(&g.opts.Plain, "plain", false, "fetch plain blocks from the target's URLs even when the control file names a compressed companion")
+	fl.BoolVar(&g.opts.Thorough, "thorough", false, "scan the seed data that matched a second time, for blocks at other alignments (a file stored twice in a tar): finds a few blocks zsync misses, costs up to a second scan")
 	fl.BoolVar(&g.opts.DryRun, "dry-run", false, "scan the seeds and print the plan (bytes reused, bytes to fetch, ranges, requests); fetch and write nothing")
 	fl.StringVar(&g.progress, "progress", progressAuto, "progress display: auto (a bar when stderr is a terminal), bar, json (JSON lines on stdout) or none")
 	fl.BoolVar(&g.jsonOut, "json", false, "print the summary as one JSON object on stdout")
 	fl.BoolVarP(&g.quiet, "quiet", "q", false, "print nothing but errors (and the --insecure warning)")
+	fl.CountVarP(&g.verbose, "verbose", "v", "log what happens (-v) and how long each phase takes (-vv)")
 	return cmd
 }
 
@@ -149,8 +152,13 @@ func (g *getFlags) run(cmd *cobra.Command, src string) error {
 		logOut = stderr
 	}
 	level := slog.LevelWarn
-	if g.quiet {
+	switch {
+	case g.quiet:
 		level = slog.LevelError
+	case g.verbose == 1:
+		level = slog.LevelInfo
+	case g.verbose > 1:
+		level = slog.LevelDebug
 	}
 	opts.Logger = newCLILogger(logOut, level)
 	opts.Progress = rep.Event
