@@ -208,9 +208,9 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 	return &Result{Index: x, SHA1: sha1h.Sum(nil), SHA256: sha256h.Sum(nil)}, nil
 }
 
-// md4Batch collects full blocks to hash eight at a time with md4.Sum8,
-// several times faster than one at a time where the CPU has vector
-// instructions for it.
+// md4Batch collects full blocks to hash eight at a time with
+// md4.SumBlocks, several times faster than one at a time where the CPU has
+// vector instructions for it.
 type md4Batch struct {
 	n    int
 	msgs [8][]byte
@@ -229,22 +229,9 @@ func (b *md4Batch) add(x *index.Index, blk int64, p []byte) {
 }
 
 // flush hashes the queued blocks, stores their strong sums in x and empties
-// the batch. A part-filled batch of two or more repeats its first block to
-// fill the lanes: with AVX2, md4.Sum8 on eight blocks takes less time than
-// md4.Sum on two; without it, this wastes at most six block hashes per
-// chunk.
+// the batch.
 func (b *md4Batch) flush(x *index.Index) {
-	switch b.n {
-	case 0:
-		return
-	case 1:
-		b.sums[0] = md4.Sum(b.msgs[0])
-	default:
-		for i := b.n; i < len(b.msgs); i++ {
-			b.msgs[i] = b.msgs[0]
-		}
-		md4.Sum8(&b.sums, &b.msgs)
-	}
+	md4.SumBlocks(b.sums[:b.n], b.msgs[:b.n])
 	for i := range b.n {
 		copy(x.StrongSum(b.blks[i]), b.sums[i][:])
 	}
