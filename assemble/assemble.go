@@ -386,6 +386,7 @@ func (a *Assembly) Receive(r source.Range, data io.Reader) error {
 	idx := make([]int, 0, per)
 	sums := make([][md4.Size]byte, per)
 	have := make([]int, per) // have[i]: block i's sum is sums[have[i]], or -1
+	batched := a.x.Algo == index.MD4 && a.x.StrongLen <= md4.Size
 	off := r.Off
 	for off < r.End() {
 		k0 := off / bs
@@ -406,7 +407,6 @@ func (a *Assembly) Receive(r source.Range, data io.Reader) error {
 		// MD4 block sums (zsync's) of the full blocks not yet known are
 		// computed eight at a time up front.
 		nblk := (len(p) + int(bs) - 1) / int(bs)
-		batched := a.x.Algo == index.MD4 && a.x.StrongLen <= md4.Size
 		if batched {
 			msgs, idx = msgs[:0], idx[:0]
 			for i := range have {
