@@ -90,12 +90,15 @@ func TestGoToolchainUpdate(t *testing.T) {
 	t.Logf("zync: %d body bytes in %d requests (%d ranges, %d bytes of payload; it reports %d fetched, %d reused, %d requests), %v",
 		zyncBytes, zyncReqs, zyncRanges, zyncPayload, res.FetchedBytes, res.ReusedBytes, res.Requests, zyncTime.Round(time.Millisecond))
 	// By default zync follows zsync's matching rules on parallel sections
-	// of the seed, which may find a few blocks more or fewer than zsync's
-	// one serial pass (tens of 52,277 here); with --thorough it also sweeps
-	// the seed data it jumped over and finds at least every block zsync
-	// finds.
-	if float64(zyncBytes) > float64(zsyncBytes)*1.001 {
-		t.Errorf("zync transferred %d bytes, more than 0.1%% over zsync's %d", zyncBytes, zsyncBytes)
+	// of the seed. Which blocks it finds then depends a little on timing:
+	// a run never starts at a block another section already claimed, so
+	// where one section jumps over matched data in one run, it rolls on
+	// byte by byte in the next. Measured on this corpus: 0.04% to 0.17%
+	// more bytes than zsync (tens to about a hundred of 52,277 blocks),
+	// hence the 0.5% bound. With --thorough it also sweeps the seed data
+	// it jumped over and finds at least every block zsync finds.
+	if float64(zyncBytes) > float64(zsyncBytes)*1.005 {
+		t.Errorf("zync transferred %d bytes, more than 0.5%% over zsync's %d", zyncBytes, zsyncBytes)
 	}
 	os.Remove(zyncOut)
 	res, log, _ = get("--thorough", "--thorough", ctlURL)
