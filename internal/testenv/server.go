@@ -89,6 +89,10 @@ type serverKind struct {
 	// trip more to be logged. (nginx and lighttpd are single-threaded event
 	// loops: their logs are in order.)
 	unordered bool
+	// idle, if set, waits until the server has no request between sending
+	// its reply and logging it (Apache: its status page's scoreboard), so
+	// that every answered request is in the access log before the sync.
+	idle func(ctx context.Context, s *Server) error
 }
 
 // WebServer names a real web server the tests can run against.
@@ -232,22 +236,32 @@ func tryStart(t testing.TB, bin, root string, k *serverKind, last bool) (*Server
 // get makes one request to an internal location. nginx answers 204 there,
 // the others 404; both mean the server is up.
 func (s *Server) get(ctx context.Context, path string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.addr+path, nil)
+	status, _, err := s.request(ctx, path)
 	if err != nil {
 		return err
+	}
+	if status != http.StatusNoContent && status != http.StatusNotFound {
+		return fmt.Errorf("GET %s: status %d", path, status)
+	}
+	return nil
+}
+
+// request GETs path on a connection of its own and returns the status and
+// the body.
+func (s *Server) request(ctx context.Context, path string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.addr+path, nil)
+	if err != nil {
+		return 0, nil, err
 	}
 	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotFound {
-		return fmt.Errorf("GET %s: status %s", path, resp.Status)
-	}
-	return nil
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
 }
 
 // kill stops the process group at once and waits for the server to exit.
@@ -336,6 +350,11 @@ func (s *Server) syncedLog() []Request {
 	deadline := time.Now().Add(30 * time.Second)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	if s.kind.idle != nil {
+		if err := s.kind.idle(ctx, s); err != nil {
+			t.Fatalf("%s: waiting for requests to be logged: %v", s.kind.name, err)
+		}
+	}
 	if err := s.get(ctx, syncPath+"?"+token); err != nil {
 		t.Fatalf("%s log sync request: %v", s.kind.name, err)
 	}
