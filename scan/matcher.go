@@ -183,11 +183,11 @@ func (m *Matcher) buildTable(runs []uint32) {
 	for b := 1; b <= nb; b++ {
 		m.start[b] += m.start[b-1]
 	}
-	// Prefilter: a blocked Bloom filter, three bits in one 32-bit word per
-	// entry, about 64 bits per entry, between 2^13 and 2^23 bits (1 MiB), so
-	// it stays in cache while the table need not. Three bits cut the false
-	// positives (each one a trip out of the rolling loop and a table miss)
-	// to about 0.1%.
+	// Prefilter: a blocked Bloom filter, four bits (one per byte, see
+	// filterBits) in one 32-bit word per entry, about 64 bits per entry,
+	// between 2^13 and 2^23 bits (1 MiB), so it stays in cache while the
+	// table need not. Four bits cut the false positives (each one a trip out
+	// of the rolling loop and a table miss) to about 0.05%.
 	nbits := min(max(nb*64, 1<<13), 1<<23)
 	m.filter = make([]uint32, nbits/32)
 	m.fshift = uint(32 - bits.TrailingZeros(uint(nbits/32)))
@@ -565,8 +565,8 @@ func sums(p []byte) (a, b uint32) {
 // whose key passes the prefilter, or until stop (stop > x). It returns the
 // new position and sums. This loop is where an unrelated seed spends its
 // time, almost all of it in the two kernels, rollInto and filterFirst (about
-// 0.3 and 0.6 ns a byte with AVX2, the second bound by its gather from the
-// cache-resident prefilter).
+// 0.3 and 0.7 ns a byte a core with AVX2, the second bound by its loads from
+// the cache-resident prefilter).
 func (m *Matcher) roll2(buf []byte, x, stop int, a0, b0, a1, b1 uint32, dead uint64, r *sumRing) (int, uint32, uint32, uint32, uint32) {
 	bs := m.bs
 	ring := r.s

@@ -11,11 +11,10 @@ const (
 	fk1 = 0x9E3779B1
 	fk2 = 0x85EBCA77
 	fk3 = 0xC2B2AE3D
-	fk4 = 0x27D4EB2F
 )
 
 // filterHashes returns the prefilter's two hashes of masked key (w0, w1):
-// the first picks the word (its top bits), the second the three bits in it.
+// the first picks the word (its top bits), the second the four bits in it.
 // Two 32-bit multiply-adds per hash, because that is what eight SIMD lanes
 // do cheaply.
 func filterHashes(w0, w1 uint32) (hw, hb uint32) {
@@ -23,21 +22,21 @@ func filterHashes(w0, w1 uint32) (hw, hb uint32) {
 	return hw, hw * fk3
 }
 
-// filterBits returns the three bits of the prefilter word that hash hb sets.
+// filterBits returns the bits of the prefilter word that hash hb sets: one
+// in each byte, the byte's bit number taken from bits 5-7 of the same byte
+// of hb. Four bits, not three anywhere in the word: in SIMD lanes that is
+// one byte shuffle instead of three variable shifts, and with about 64 bits
+// per entry its false positives are fewer (about 0.05% against 0.09%).
 func filterBits(hb uint32) uint32 {
-	// Table loads, not variable shifts: on amd64 before BMI2 (GOAMD64=v1,
-	// the default) every variable shift needs the CX register, which made
-	// the compiler spill the loop's other values.
-	return bit32[hb>>27] | bit32[hb>>22&31] | bit32[hb>>17&31]
+	t := hb >> 5
+	return uint32(byteBit[t&7]) | uint32(byteBit[t>>8&7])<<8 |
+		uint32(byteBit[t>>16&7])<<16 | uint32(byteBit[t>>24&7])<<24
 }
 
-// bit32[i] is 1<<i (read-only).
-var bit32 = func() (t [32]uint32) {
-	for i := range t {
-		t[i] = 1 << i
-	}
-	return
-}()
+// byteBit[i] is 1<<i (read-only). Table loads, not variable shifts: on
+// amd64 before BMI2 (GOAMD64=v1, the default) every variable shift needs
+// the CX register, which made the compiler spill the loop's other values.
+var byteBit = [8]byte{1, 2, 4, 8, 16, 32, 64, 128}
 
 // filterFirstGo returns the first i whose key (w0s[i]&mask, w1s[i]&mask)
 // passes the prefilter words (a power of two of them, indexed by the top

@@ -272,3 +272,46 @@ func TestBitmapNextUnset(t *testing.T) {
 		t.Errorf("full: NextUnset(0) = %d, want 128", got)
 	}
 }
+
+// BenchmarkNewMatcher builds the lookup structure for a 256 MiB target of
+// 4 KiB blocks (65,536 of them): work every get does before scanning.
+func BenchmarkNewMatcher(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	x := buildIndex(b, randBytes(r, 256<<20), 4096, 2, 2, 5)
+	b.ResetTimer()
+	for b.Loop() {
+		NewMatcher(x)
+	}
+}
+
+// TestPrefilterFalsePositives: random keys that are not in the table pass
+// the prefilter of a 65,536-block target rarely (each pass costs a table
+// lookup). The rate is a property of the filter's layout, fixed by the seeds.
+func TestPrefilterFalsePositives(t *testing.T) {
+	const n = 1 << 16
+	r := rand.New(rand.NewPCG(5, 6))
+	x := &index.Index{Blocksize: 4096, Length: n * 4096, SeqMatches: 2, WeakBytes: 2, StrongLen: 5, Algo: index.MD4,
+		Weak: make([]uint32, n), Strong: make([]byte, 5*n)}
+	for i := range x.Weak {
+		x.Weak[i] = r.Uint32() & x.WeakMask()
+	}
+	copy(x.Strong, randBytes(r, len(x.Strong)))
+	m := NewMatcher(x)
+	in := make(map[uint64]bool, n)
+	for _, e := range m.ents {
+		in[uint64(e.w0)<<32|uint64(e.w1)] = true
+	}
+	const q = 1 << 21
+	pass := 0
+	for range q {
+		w0, w1 := r.Uint32()&x.WeakMask(), r.Uint32()&x.WeakMask()
+		if !in[uint64(w0)<<32|uint64(w1)] && m.maybe(w0, w1) {
+			pass++
+		}
+	}
+	rate := float64(pass) / q
+	t.Logf("%d of %d keys not in the table passed (%.3f%%)", pass, q, 100*rate)
+	if rate > 0.001 {
+		t.Errorf("false-positive rate %.3f%%, want at most 0.1%%", 100*rate)
+	}
+}
