@@ -108,11 +108,10 @@ done:
 // func filterAVX2(w0s, w1s *uint32, n int, mask uint32, words *uint32, wshift uint64) int
 //
 // Eight keys at a time: both hashes by 32-bit multiplies, the four bits by
-// one byte shuffle, the words by eight scalar loads. VPGATHERDD does the
-// loads in one instruction but is slower on AMD's cores, where it is
-// microcoded: the scalar loads made the whole unrelated-seed scan about 15%
-// faster on Zen 4.
-TEXT ·filterAVX2(SB), NOSPLIT, $32-56
+// one byte shuffle, the words by eight scalar loads (the indexes moved to
+// general registers two at a time). VPGATHERDD does the loads in one
+// instruction but is slower on AMD's cores, where it is microcoded.
+TEXT ·filterAVX2(SB), NOSPLIT, $0-56
 	MOVQ         w0s+0(FP), SI
 	MOVQ         w1s+8(FP), DX
 	MOVQ         n+16(FP), CX
@@ -139,25 +138,28 @@ floop:
 	VPADDD  Y3, Y2, Y2 // word hash
 	VPMULLD Y12, Y2, Y4 // bit hash
 	VPSRLD  X14, Y2, Y2
-	// The eight words, loaded one by one from the indexes stored on the
-	// stack (loads are cheap; moving lanes between registers is not).
-	VMOVDQU Y2, 0(SP)
-	MOVL    0(SP), R9
-	MOVL    4(SP), R10
-	MOVL    8(SP), R11
-	MOVL    12(SP), R12
-	VMOVD   (BX)(R9*4), X6
-	VPINSRD $1, (BX)(R10*4), X6, X6
-	VPINSRD $2, (BX)(R11*4), X6, X6
-	VPINSRD $3, (BX)(R12*4), X6, X6
-	MOVL    16(SP), R9
-	MOVL    20(SP), R10
-	MOVL    24(SP), R11
-	MOVL    28(SP), R12
-	VMOVD   (BX)(R9*4), X7
-	VPINSRD $1, (BX)(R10*4), X7, X7
-	VPINSRD $2, (BX)(R11*4), X7, X7
-	VPINSRD $3, (BX)(R12*4), X7, X7
+	// The eight words, loaded one by one.
+	VMOVQ        X2, R9
+	MOVL         R9, R10
+	SHRQ         $32, R9
+	VMOVD        (BX)(R10*4), X6
+	VPINSRD      $1, (BX)(R9*4), X6, X6
+	VPEXTRQ      $1, X2, R11
+	MOVL         R11, R12
+	SHRQ         $32, R11
+	VPINSRD      $2, (BX)(R12*4), X6, X6
+	VPINSRD      $3, (BX)(R11*4), X6, X6
+	VEXTRACTI128 $1, Y2, X3
+	VMOVQ        X3, R9
+	MOVL         R9, R10
+	SHRQ         $32, R9
+	VMOVD        (BX)(R10*4), X7
+	VPINSRD      $1, (BX)(R9*4), X7, X7
+	VPEXTRQ      $1, X3, R11
+	MOVL         R11, R12
+	SHRQ         $32, R11
+	VPINSRD      $2, (BX)(R12*4), X7, X7
+	VPINSRD      $3, (BX)(R11*4), X7, X7
 	VINSERTI128 $1, X7, Y6, Y6
 	// The bits: in each byte, 1 << (bits 5-7 of the bit hash's byte).
 	VPSRLD    $5, Y4, Y4
