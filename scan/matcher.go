@@ -99,14 +99,18 @@ func NewMatcher(x *index.Index) *Matcher {
 		// one): match single blocks.
 		m.seq = 1
 	}
-	// The table's runs reuse buildGroups' scratch array: at 4 bytes a
-	// block, a second one would be most of the matcher's peak memory on a
-	// target of millions of blocks.
-	runs := m.buildGroups()[:max(0, m.n-int64(m.seq)+1)]
-	for i := range runs {
-		runs[i] = uint32(i)
+	// The table's runs reuse buildGroups' scratch array, which holds the
+	// blocks ordered by weak sum: at 4 bytes a block, a second array would
+	// be most of the matcher's peak memory on a target of millions of
+	// blocks. A run starts at every block but the last seq-1.
+	order := m.buildGroups()
+	runs := order[:0]
+	for _, k := range order {
+		if int64(k)+int64(m.seq) <= m.n {
+			runs = append(runs, k)
+		}
 	}
-	m.buildTable(runs)
+	m.buildTable(runs, true)
 	return m
 }
 
@@ -121,7 +125,7 @@ func (m *Matcher) sweeper(known *Bitmap) *Matcher {
 			runs = append(runs, uint32(k))
 		}
 	}
-	s.buildTable(runs)
+	s.buildTable(runs, false)
 	return &s
 }
 
@@ -134,11 +138,20 @@ func (m *Matcher) w1(k uint32) uint32 {
 
 // buildTable fills the lookup table and prefilter with one entry per
 // distinct run among runs (runs whose blocks are in the same groups have the
-// same content).
-func (m *Matcher) buildTable(runs []uint32) {
+// same content). byWeak says runs are already ordered by their first
+// block's weak sum, as buildGroups leaves them; then only runs of equal weak
+// sums are sorted further, which on a target of distinct blocks is nearly
+// nothing.
+func (m *Matcher) buildTable(runs []uint32, byWeak bool) {
 	x := m.x
-	slices.SortFunc(runs, func(a, b uint32) int {
-		if c := cmp.Compare(hashKey(x.Weak[a], m.w1(a)), hashKey(x.Weak[b], m.w1(b))); c != 0 {
+	// Order: weak sums, then groups (content), then block number. Only
+	// what it makes adjacent matters, runs of the same content; the
+	// buckets are filled by a counting sort below.
+	cmpRuns := func(a, b uint32) int {
+		if c := cmp.Compare(x.Weak[a], x.Weak[b]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(m.w1(a), m.w1(b)); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(m.group[a], m.group[b]); c != 0 {
@@ -150,7 +163,12 @@ func (m *Matcher) buildTable(runs []uint32) {
 			}
 		}
 		return cmp.Compare(a, b)
-	})
+	}
+	if !byWeak {
+		slices.SortFunc(runs, cmpRuns)
+	} else {
+		sortTies(runs, x.Weak, cmpRuns)
+	}
 	// Runs of the same content are adjacent now: keep the first of each,
 	// in place, then copy the distinct ones into a table of their exact
 	// size (an image of mostly zero blocks has millions of runs and a
@@ -165,24 +183,31 @@ func (m *Matcher) buildTable(runs []uint32) {
 		}
 		distinct = append(distinct, k)
 	}
-	ents := make([]entry, len(distinct))
-	for i, k := range distinct {
-		ents[i] = entry{w0: x.Weak[k], w1: m.w1(k), blk: k}
-	}
-	m.ents = ents
-
 	nb := 16
-	for nb < len(ents) {
+	for nb < len(distinct) {
 		nb <<= 1
 	}
 	m.bucketShift = uint(64 - bits.TrailingZeros(uint(nb)))
 	m.start = make([]uint32, nb+1)
-	for _, e := range ents {
-		m.start[(hashKey(e.w0, e.w1)>>m.bucketShift)+1]++
+	for _, k := range distinct {
+		m.start[(hashKey(x.Weak[k], m.w1(k))>>m.bucketShift)+1]++
 	}
 	for b := 1; b <= nb; b++ {
 		m.start[b] += m.start[b-1]
 	}
+	// A counting sort into the buckets; start[b] is bucket b's next free
+	// slot until the end, when each has moved on to the next bucket's start.
+	ents := make([]entry, len(distinct))
+	for _, k := range distinct {
+		e := entry{w0: x.Weak[k], w1: m.w1(k), blk: k}
+		b := hashKey(e.w0, e.w1) >> m.bucketShift
+		ents[m.start[b]] = e
+		m.start[b]++
+	}
+	copy(m.start[1:], m.start[:nb])
+	m.start[0] = 0
+	m.ents = ents
+
 	// Prefilter: a blocked Bloom filter, four bits (one per byte, see
 	// filterBits) in one 32-bit word per entry, about 64 bits per entry,
 	// between 2^13 and 2^23 bits (1 MiB), so it stays in cache while the
@@ -218,23 +243,26 @@ func runLen(p []byte, c byte) int {
 }
 
 // buildGroups links blocks with identical sums into groups. It returns its
-// scratch array (one uint32 a block) for the caller to reuse.
+// scratch array (one uint32 a block): every block, ordered by weak sum, then
+// strong sum, then block number, for the caller to reuse.
 func (m *Matcher) buildGroups() []uint32 {
 	x := m.x
 	order := make([]uint32, m.n)
 	for i := range order {
 		order[i] = uint32(i)
 	}
-	slices.SortFunc(order, func(a, b uint32) int {
-		if c := cmp.Compare(x.Weak[a], x.Weak[b]); c != 0 {
-			return c
-		}
+	// Weak sums by a radix sort, which is stable (equal sums stay in block
+	// order) and, unlike a comparison sort, takes a few milliseconds for
+	// 65,536 blocks rather than ten; m.group is its other buffer until it
+	// is filled below. Equal weak sums are then put in strong-sum order.
+	m.group = make([]uint32, m.n)
+	radixByWeak(order, m.group, x.Weak)
+	sortTies(order, x.Weak, func(a, b uint32) int {
 		if c := bytes.Compare(x.StrongSum(int64(a)), x.StrongSum(int64(b))); c != 0 {
 			return c
 		}
 		return cmp.Compare(a, b)
 	})
-	m.group = make([]uint32, m.n)
 	m.next = make([]uint32, m.n)
 	m.gdone = make([]uint64, (m.n+63)/64)
 	for i, k := range order {
@@ -249,6 +277,55 @@ func (m *Matcher) buildGroups() []uint32 {
 		}
 	}
 	return order
+}
+
+// sortTies sorts each stretch of blocks with equal weak[block] by cmp.
+func sortTies(blocks, weak []uint32, cmp func(a, b uint32) int) {
+	for i := 0; i < len(blocks); {
+		j := i + 1
+		for j < len(blocks) && weak[blocks[j]] == weak[blocks[i]] {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(blocks[i:j], cmp)
+		}
+		i = j
+	}
+}
+
+// radixByWeak sorts blocks by weak[block], stably, 16 bits at a time, with
+// tmp (as long as blocks) as the other buffer. A pass whose digit is the
+// same for every block (the high half, when the weak sums have two bytes)
+// is skipped.
+func radixByWeak(blocks, tmp []uint32, weak []uint32) {
+	if len(blocks) == 0 {
+		return
+	}
+	count := make([]uint32, 1<<16)
+	src, dst := blocks, tmp[:len(blocks)]
+	for shift := uint(0); shift < 32; shift += 16 {
+		clear(count)
+		for _, k := range src {
+			count[weak[k]>>shift&0xffff]++
+		}
+		if int(count[weak[src[0]]>>shift&0xffff]) == len(src) {
+			continue
+		}
+		sum := uint32(0)
+		for d, c := range count {
+			count[d] = sum
+			sum += c
+		}
+		for _, k := range src {
+			d := weak[k] >> shift & 0xffff
+			dst[count[d]] = k
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &blocks[0] {
+		copy(blocks, src)
+	}
 }
 
 // Index returns the index the matcher was built from.
