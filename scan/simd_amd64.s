@@ -25,17 +25,29 @@ GLOBL bytebit<>(SB), RODATA|NOPTR, $32
 DATA sevens<>+0(SB)/4, $0x07070707
 GLOBL sevens<>(SB), RODATA|NOPTR, $4
 
-// PREFIX16 turns the 16-bit words of ymm r into running sums within each
-// 128-bit lane, then adds the low lane's total to the high lane: a prefix
-// sum over all 16 words. t is scratch; Y12 holds bcast7.
-#define PREFIX16(r, t) \
-	VPSLLDQ    $2, r, t      \
-	VPADDW     t, r, r       \
-	VPSLLDQ    $4, r, t      \
-	VPADDW     t, r, r       \
-	VPSLLDQ    $8, r, t      \
-	VPADDW     t, r, r       \
-	VPSHUFB    Y12, r, t     \
+// Per 128-bit lane: zero in the low quadword, the lane's word 3 in every
+// word of the high quadword.
+DATA bcast3hi<>+0(SB)/8, $0x8080808080808080
+DATA bcast3hi<>+8(SB)/8, $0x0706070607060706
+DATA bcast3hi<>+16(SB)/8, $0x8080808080808080
+DATA bcast3hi<>+24(SB)/8, $0x0706070607060706
+GLOBL bcast3hi<>(SB), RODATA|NOPTR, $32
+
+// PREFIX16 turns the 16-bit words of ymm r into running sums over all 16
+// words and sets every word of tot to their total; t is scratch, Y12 holds
+// bcast7 and Y13 bcast3hi. Within each quadword by bit shifts, then across
+// quadwords and lanes by adding broadcast totals: four shuffles, not seven
+// (shuffles, not additions, bound this loop).
+#define PREFIX16(r, t, tot) \
+	VPSLLQ     $16, r, t      \
+	VPADDW     t, r, r        \
+	VPSLLQ     $32, r, t      \
+	VPADDW     t, r, r        \
+	VPSHUFB    Y13, r, t      \
+	VPADDW     t, r, r        \
+	VPSHUFB    Y12, r, t      \
+	VPERM2I128 $0x01, t, t, tot \
+	VPADDW     t, tot, tot    \
 	VPERM2I128 $0x08, t, t, t \
 	VPADDW     t, r, r
 
@@ -52,6 +64,7 @@ TEXT ·rollAVX2(SB), NOSPLIT, $0-52
 	MOVL ab+32(FP), AX
 	MOVQ shift+40(FP), X15
 	VMOVDQU bcast7<>(SB), Y12
+	VMOVDQU bcast3hi<>(SB), Y13
 	MOVL AX, BX
 	SHRL $16, BX
 	MOVL BX, X0
@@ -65,21 +78,17 @@ loop:
 	VPMOVZXBW (SI), Y0 // out
 	VPMOVZXBW (DX), Y1 // in
 	VPSUBW    Y0, Y1, Y1
-	PREFIX16(Y1, Y2)
+	PREFIX16(Y1, Y2, Y8)
 	// The carries move on by the totals of the prefix sums, not by the
 	// last sums themselves: the only dependency from one round to the
 	// next is then one addition each.
-	VPSHUFB   Y12, Y1, Y2
-	VPERMQ    $0xff, Y2, Y2 // the total of in-out, in every word
-	VPADDW    Y10, Y1, Y1   // A
-	VPADDW    Y2, Y10, Y10  // A of position 15, for the next round
+	VPADDW    Y10, Y1, Y1 // A
+	VPADDW    Y8, Y10, Y10 // A of position 15, for the next round
 	VPSLLW    X15, Y0, Y0
 	VPSUBW    Y0, Y1, Y3
-	PREFIX16(Y3, Y4)
-	VPSHUFB   Y12, Y3, Y4
-	VPERMQ    $0xff, Y4, Y4
+	PREFIX16(Y3, Y4, Y9)
 	VPADDW    Y11, Y3, Y3 // B
-	VPADDW    Y4, Y11, Y11
+	VPADDW    Y9, Y11, Y11
 	// Interleave to A<<16 | B: unpacking works within 128-bit lanes, so
 	// the halves are put back in order afterwards.
 	VPUNPCKLWD Y1, Y3, Y4 // positions 0-3, 8-11
