@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/zyncio/zync/index"
+	"github.com/zyncio/zync/internal/mapfile"
 	"github.com/zyncio/zync/zsyncfile"
 )
 
@@ -196,7 +197,7 @@ func parallel(fns ...func() error) error {
 	for _, fn := range fns {
 		go func() {
 			var err error
-			if ferr := guard(func() { err = fn() }); ferr != nil {
+			if ferr := mapfile.Guard(func() { err = fn() }); ferr != nil {
 				err = ferr
 			}
 			errs <- err
@@ -501,7 +502,7 @@ func encode(ctx context.Context, target io.Reader, targetSize int64, out io.Writ
 			for j := range jobs {
 				if j.err = ctx.Err(); j.err == nil {
 					ow.reset()
-					j.err = guard(func() { sc.scan(j.buf, j.base, &ow) })
+					j.err = mapfile.Guard(func() { sc.scan(j.buf, j.base, &ow) })
 					ow.finish()
 				}
 				if j.err == nil && len(ow.instr) > MaxInstrBytes {

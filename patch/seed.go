@@ -1,11 +1,11 @@
 package patch
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
+
+	"github.com/zyncio/zync/internal/mapfile"
 )
 
 // seedBytes returns the seed's bytes for random access. A regular file is
@@ -16,7 +16,8 @@ func seedBytes(old io.ReaderAt, size int64) (data []byte, release func(), err er
 		return nil, func() {}, nil
 	}
 	if f, ok := old.(*os.File); ok {
-		if data, release, err := mapFile(f, size); err == nil {
+		if data, release, err := mapfile.Map(f, size); err == nil {
+			mapfile.WillNeed(data)
 			return data, release, nil
 		}
 	}
@@ -36,24 +37,3 @@ func seedBytes(old io.ReaderAt, size int64) (data []byte, release func(), err er
 
 // maxInMemory bounds a seed that is read into memory because it cannot be mapped.
 const maxInMemory = 8 << 30
-
-// errSeedFault is returned when reading a mapped seed faults: the file was
-// truncated while zync read it.
-var errSeedFault = errors.New("the seed changed (was truncated?) while it was read")
-
-// guard runs fn, turning a memory fault in a mapped seed into an error.
-func guard(fn func()) (err error) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if r := recover(); r != nil {
-			if _, ok := r.(interface{ Addr() uintptr }); ok {
-				err = errSeedFault
-				return
-			}
-			panic(r)
-		}
-	}()
-	fn()
-	return nil
-}

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/zyncio/zync/internal/mapfile"
 )
 
 // Options tune ScanReaderAt.
@@ -55,10 +58,76 @@ type Sink interface {
 // pass jumped over are swept (see the package comment). Blocks already known
 // are not searched for. emit is called from several goroutines. It returns
 // how many blocks this seed supplied.
+//
+// A seed that is an *os.File is mapped into memory where the platform allows
+// (Unix), which saves copying it; if the file shrinks or its storage fails
+// while mapped, the scan returns an error wrapping ErrSeedFault instead of
+// crashing.
 func (m *Matcher) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, known *Bitmap, emit EmitFunc, opts Options) (int64, error) {
 	if size <= 0 || m.n == 0 || known.Full() {
 		return 0, nil
 	}
+	src := &seedReader{ra: ra, size: size}
+	if f, ok := ra.(*os.File); ok && mapfile.CanRelease {
+		if data, unmap, err := mapfile.Map(f, size); err == nil {
+			defer unmap()
+			src.data = data
+		}
+	}
+	return m.scanSeed(ctx, src, known, emit, opts)
+}
+
+// ErrSeedFault is wrapped by the error of a scan whose mapped seed could not
+// be read: the file was truncated by another program during the scan, or
+// its storage failed. Scanning it again is safe; blocks found before the
+// fault were verified.
+var ErrSeedFault = mapfile.ErrFault
+
+// seedReader reads windows of a seed: straight from its mapping where it
+// has one and the window lies within the seed, else by ReadAt into a buffer.
+type seedReader struct {
+	ra   io.ReaderAt
+	size int64
+	data []byte // the seed's mapping, or nil
+}
+
+// window returns n bytes of the seed at off, zero-padded past its end, in
+// buf or in the mapping.
+func (r *seedReader) window(buf []byte, off int64, n int) ([]byte, error) {
+	if r.data != nil && off+int64(n) <= r.size {
+		return r.data[off : off+int64(n)], nil
+	}
+	return buf[:n], readWindow(r.ra, r.size, buf[:n], off)
+}
+
+// prefetch asks for the mapped pages of [off, off+n) to be read ahead.
+func (r *seedReader) prefetch(off int64, n int) {
+	if r.data != nil && off < r.size {
+		mapfile.WillNeed(r.data[off:min(off+int64(n), r.size)])
+	}
+}
+
+// release gives back the mapped pages from off, a page boundary, up to the
+// page boundary at or before end, and returns that boundary: the next call
+// continues from it, so every page is released once scanned (a page read
+// again faults back in from the page cache).
+func (r *seedReader) release(off, end int64) int64 {
+	if r.data == nil {
+		return off
+	}
+	end = min(end, r.size) &^ int64(pageSize-1)
+	if end > off {
+		mapfile.Release(r.data[off:end])
+		return end
+	}
+	return off
+}
+
+// pageSize is the system's memory page size.
+var pageSize = os.Getpagesize()
+
+func (m *Matcher) scanSeed(ctx context.Context, src *seedReader, known *Bitmap, emit EmitFunc, opts Options) (int64, error) {
+	size := src.size
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -75,7 +144,7 @@ func (m *Matcher) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 		secs = append(secs, span{off, min(off+secSize, size)})
 	}
 	start := time.Now()
-	found, skips, err := m.scanSpans(ctx, ra, size, known, emit, opts.NewSink, secs, workers, bufSize, opts.Progress)
+	found, skips, err := m.scanSpans(ctx, src, known, emit, opts.NewSink, secs, workers, bufSize, opts.Progress)
 	if opts.Logger != nil {
 		opts.Logger.Debug("seed scanned", "elapsed", time.Since(start).Round(time.Millisecond), "blocks", found)
 	}
@@ -95,7 +164,7 @@ func (m *Matcher) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 		}
 	}
 	start = time.Now()
-	more, _, err := sm.scanSpans(ctx, ra, size, known, emit, opts.NewSink, work, workers, bufSize, nil)
+	more, _, err := sm.scanSpans(ctx, src, known, emit, opts.NewSink, work, workers, bufSize, nil)
 	if opts.Logger != nil {
 		var n int64
 		for _, sp := range skips {
@@ -108,7 +177,7 @@ func (m *Matcher) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 
 // scanSpans scans the window starts in spans on several goroutines and
 // returns the blocks found and the positions jumped over.
-func (m *Matcher) scanSpans(ctx context.Context, ra io.ReaderAt, size int64, known *Bitmap, emit EmitFunc, newSink func() Sink, spans []span, workers, bufSize int, progress func(int64)) (int64, []span, error) {
+func (m *Matcher) scanSpans(ctx context.Context, src *seedReader, known *Bitmap, emit EmitFunc, newSink func() Sink, spans []span, workers, bufSize int, progress func(int64)) (int64, []span, error) {
 	var next atomic.Int64
 	var found atomic.Int64
 	var mu sync.Mutex
@@ -140,7 +209,13 @@ func (m *Matcher) scanSpans(ctx context.Context, ra io.ReaderAt, size int64, kno
 				if i >= int64(len(spans)) || ctx.Err() != nil || known.Full() {
 					break
 				}
-				if err := m.scanSection(ctx, ra, size, s, buf, spans[i].from, spans[i].to, progress); err != nil {
+				var err error
+				// A fault reading the mapping (the file shrank, an I/O
+				// error) becomes an error, not a crash.
+				if ferr := mapfile.Guard(func() { err = m.scanSection(ctx, src, s, buf, spans[i].from, spans[i].to, progress) }); ferr != nil {
+					err = ferr
+				}
+				if err != nil {
 					cancel(err)
 					break
 				}
@@ -167,10 +242,15 @@ func readWindow(ra io.ReaderAt, size int64, buf []byte, off int64) error {
 }
 
 // scanSection scans window starts in [secStart, secEnd).
-func (m *Matcher) scanSection(ctx context.Context, ra io.ReaderAt, size int64, s *Scanner, buf []byte, secStart, secEnd int64, progress func(int64)) error {
+func (m *Matcher) scanSection(ctx context.Context, src *seedReader, s *Scanner, buf []byte, secStart, secEnd int64, progress func(int64)) error {
+	size := src.size
 	win := m.Window()
 	s.Reset()
 	pos := secStart
+	// Mapped pages are given back behind the scan (see seedReader.release),
+	// from done on; touched is the end of the seed bytes looked at.
+	done, touched := secStart&^int64(pageSize-1), secStart
+	defer func() { src.release(done, touched) }()
 	for pos < secEnd {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -180,10 +260,13 @@ func (m *Matcher) scanSection(ctx context.Context, ra io.ReaderAt, size int64, s
 		}
 		limit := int(min(int64(len(buf)-win), secEnd-pos))
 		want := limit - 1 + win
-		if err := readWindow(ra, size, buf[:want], pos); err != nil {
+		w, err := src.window(buf, pos, want)
+		if err != nil {
 			return err
 		}
-		adv, err := s.Scan(buf[:want], pos, limit)
+		touched = max(touched, pos+int64(want))
+		src.prefetch(pos+int64(want), want)
+		adv, err := s.Scan(w, pos, limit)
 		if err != nil {
 			return err
 		}
@@ -191,14 +274,17 @@ func (m *Matcher) scanSection(ctx context.Context, ra io.ReaderAt, size int64, s
 			progress(int64(min(adv, limit)))
 		}
 		pos += int64(adv)
+		done = src.release(done, pos)
 	}
 	// Follow a run of matches past the section's end while it supplies
 	// blocks nobody has yet.
 	for s.cont >= 0 && s.contAt < size {
-		if err := readWindow(ra, size, buf[:m.bs], s.contAt); err != nil {
+		w, err := src.window(buf, s.contAt, m.bs)
+		if err != nil {
 			return err
 		}
-		if ok, err := s.Extend(buf[:m.bs]); err != nil || !ok {
+		touched = max(touched, s.contAt+int64(m.bs))
+		if ok, err := s.Extend(w); err != nil || !ok {
 			return err
 		}
 	}
