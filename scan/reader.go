@@ -21,7 +21,8 @@ import (
 type Options struct {
 	// Workers is how many sections are scanned at once; 0 means GOMAXPROCS.
 	Workers int
-	// BufferSize is the bytes read per step by each worker; 0 means 4 MiB.
+	// BufferSize is the bytes read per step by each worker; 0 means 4 MiB
+	// (1 MiB for a mapped seed, of which nothing is copied).
 	BufferSize int
 	// Progress, if set, is called with the number of seed bytes just scanned.
 	// It may be called from several goroutines at once.
@@ -91,13 +92,28 @@ type seedReader struct {
 	data []byte // the seed's mapping, or nil
 }
 
-// window returns n bytes of the seed at off, zero-padded past its end, in
-// buf or in the mapping.
-func (r *seedReader) window(buf []byte, off int64, n int) ([]byte, error) {
+// window returns n bytes of the seed at off, zero-padded past its end, from
+// the mapping or read into buf.
+func (r *seedReader) window(buf *windowBuf, off int64, n int) ([]byte, error) {
 	if r.data != nil && off+int64(n) <= r.size {
 		return r.data[off : off+int64(n)], nil
 	}
-	return buf[:n], readWindow(r.ra, r.size, buf[:n], off)
+	b := buf.get()[:n]
+	return b, readWindow(r.ra, r.size, b, off)
+}
+
+// windowBuf is a worker's read buffer, allocated when first needed: with a
+// mapped seed only a window at the seed's end (zero-padded) is read.
+type windowBuf struct {
+	size int
+	b    []byte
+}
+
+func (w *windowBuf) get() []byte {
+	if w.b == nil {
+		w.b = make([]byte, w.size)
+	}
+	return w.b
 }
 
 // prefetch asks for the mapped pages of [off, off+n) to be read ahead.
@@ -134,7 +150,12 @@ func (m *Matcher) scanSeed(ctx context.Context, src *seedReader, known *Bitmap, 
 	}
 	bufSize := max(opts.BufferSize, 4*m.Window())
 	if opts.BufferSize <= 0 {
+		// Read in 4 MiB steps; a mapped seed in 1 MiB steps, the most
+		// of it each worker holds resident before giving the pages back.
 		bufSize = max(4<<20, 4*m.Window())
+		if src.data != nil {
+			bufSize = max(1<<20, 4*m.Window())
+		}
 	}
 	// Sections: big enough that the window overlap and sum restart are
 	// negligible, small enough to balance work between workers.
@@ -189,7 +210,7 @@ func (m *Matcher) scanSpans(ctx context.Context, src *seedReader, known *Bitmap,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, bufSize+m.Window())
+			buf := &windowBuf{size: bufSize + m.Window()}
 			e := emit
 			var sink Sink
 			if newSink != nil {
@@ -242,7 +263,7 @@ func readWindow(ra io.ReaderAt, size int64, buf []byte, off int64) error {
 }
 
 // scanSection scans window starts in [secStart, secEnd).
-func (m *Matcher) scanSection(ctx context.Context, src *seedReader, s *Scanner, buf []byte, secStart, secEnd int64, progress func(int64)) error {
+func (m *Matcher) scanSection(ctx context.Context, src *seedReader, s *Scanner, buf *windowBuf, secStart, secEnd int64, progress func(int64)) error {
 	size := src.size
 	win := m.Window()
 	s.Reset()
@@ -258,7 +279,7 @@ func (m *Matcher) scanSection(ctx context.Context, src *seedReader, s *Scanner, 
 		if s.known.Full() {
 			return nil
 		}
-		limit := int(min(int64(len(buf)-win), secEnd-pos))
+		limit := int(min(int64(buf.size-win), secEnd-pos))
 		want := limit - 1 + win
 		w, err := src.window(buf, pos, want)
 		if err != nil {
