@@ -63,7 +63,11 @@ type Sink interface {
 // A seed that is an *os.File is mapped into memory where the platform allows
 // (Unix), which saves copying it; if the file shrinks or its storage fails
 // while mapped, the scan returns an error wrapping ErrSeedFault instead of
-// crashing.
+// crashing. A seed that another program rewrites during the scan can then
+// change between a block's check and emit's copy of it (read into a buffer,
+// a rewrite mixes versions between reads, but each block handed on is the
+// one checked). Such a block is caught, like any other corruption, by the
+// whole-file hash before the output is committed.
 func (m *Matcher) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, known *Bitmap, emit EmitFunc, opts Options) (int64, error) {
 	if size <= 0 || m.n == 0 || known.Full() {
 		return 0, nil
