@@ -279,15 +279,15 @@ func (m *Matcher) buildGroups() []uint32 {
 	return order
 }
 
-// sortTies sorts each stretch of blocks with equal weak[block] by cmp.
-func sortTies(blocks, weak []uint32, cmp func(a, b uint32) int) {
+// sortTies sorts each stretch of blocks with equal weak[block] by compare.
+func sortTies(blocks, weak []uint32, compare func(a, b uint32) int) {
 	for i := 0; i < len(blocks); {
 		j := i + 1
 		for j < len(blocks) && weak[blocks[j]] == weak[blocks[i]] {
 			j++
 		}
 		if j-i > 1 {
-			slices.SortFunc(blocks[i:j], cmp)
+			slices.SortFunc(blocks[i:j], compare)
 		}
 		i = j
 	}

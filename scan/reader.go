@@ -135,16 +135,13 @@ func (r *seedReader) release(off, end int64) int64 {
 	if r.data == nil {
 		return off
 	}
-	end = min(end, r.size) &^ int64(pageSize-1)
+	end = min(end, r.size) &^ int64(os.Getpagesize()-1)
 	if end > off {
 		mapfile.Release(r.data[off:end])
 		return end
 	}
 	return off
 }
-
-// pageSize is the system's memory page size.
-var pageSize = os.Getpagesize()
 
 func (m *Matcher) scanSeed(ctx context.Context, src *seedReader, known *Bitmap, emit EmitFunc, opts Options) (int64, error) {
 	size := src.size
@@ -274,7 +271,7 @@ func (m *Matcher) scanSection(ctx context.Context, src *seedReader, s *Scanner, 
 	pos := secStart
 	// Mapped pages are given back behind the scan (see seedReader.release),
 	// from done on; touched is the end of the seed bytes looked at.
-	done, touched := secStart&^int64(pageSize-1), secStart
+	done, touched := secStart&^int64(os.Getpagesize()-1), secStart
 	defer func() { src.release(done, touched) }()
 	for pos < secEnd {
 		if err := ctx.Err(); err != nil {

@@ -114,6 +114,20 @@ done:
 	VZEROUPPER
 	RET
 
+// LOAD4 loads the four words (BX) indexed by the 32-bit lanes of idx into
+// the lanes of dst, two indexes at a time through R9-R12.
+#define LOAD4(idx, dst) \
+	VMOVQ   idx, R9                   \
+	MOVL    R9, R10                   \
+	SHRQ    $32, R9                   \
+	VMOVD   (BX)(R10*4), dst          \
+	VPINSRD $1, (BX)(R9*4), dst, dst  \
+	VPEXTRQ $1, idx, R11              \
+	MOVL    R11, R12                  \
+	SHRQ    $32, R11                  \
+	VPINSRD $2, (BX)(R12*4), dst, dst \
+	VPINSRD $3, (BX)(R11*4), dst, dst
+
 // func filterAVX2(w0s, w1s *uint32, n int, mask uint32, words *uint32, wshift uint64) int
 //
 // Eight keys at a time: both hashes by 32-bit multiplies, the four bits by
@@ -148,27 +162,9 @@ floop:
 	VPMULLD Y12, Y2, Y4 // bit hash
 	VPSRLD  X14, Y2, Y2
 	// The eight words, loaded one by one.
-	VMOVQ        X2, R9
-	MOVL         R9, R10
-	SHRQ         $32, R9
-	VMOVD        (BX)(R10*4), X6
-	VPINSRD      $1, (BX)(R9*4), X6, X6
-	VPEXTRQ      $1, X2, R11
-	MOVL         R11, R12
-	SHRQ         $32, R11
-	VPINSRD      $2, (BX)(R12*4), X6, X6
-	VPINSRD      $3, (BX)(R11*4), X6, X6
+	LOAD4(X2, X6)
 	VEXTRACTI128 $1, Y2, X3
-	VMOVQ        X3, R9
-	MOVL         R9, R10
-	SHRQ         $32, R9
-	VMOVD        (BX)(R10*4), X7
-	VPINSRD      $1, (BX)(R9*4), X7, X7
-	VPEXTRQ      $1, X3, R11
-	MOVL         R11, R12
-	SHRQ         $32, R11
-	VPINSRD      $2, (BX)(R12*4), X7, X7
-	VPINSRD      $3, (BX)(R11*4), X7, X7
+	LOAD4(X3, X7)
 	VINSERTI128 $1, X7, Y6, Y6
 	// The bits: in each byte, 1 << (bits 5-7 of the bit hash's byte).
 	VPSRLD    $5, Y4, Y4
