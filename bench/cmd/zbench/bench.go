@@ -291,8 +291,16 @@ func (b *corpusBench) runAll(ctx context.Context) error {
 func (b *corpusBench) has(tool string) bool { return slices.Contains(b.cfg.tools, tool) }
 
 // record runs one step and files its measurement.
+//
+// Every step starts from the same state: its inputs in the page cache
+// (warm) and no dirty data of earlier steps waiting to be written back.
+// Without the sync, the writeback of the files a step wrote (a 256 MiB
+// output, a patch applied) runs during the next step, which on two cores
+// takes CPU and disk from it: the step after a big write was charged for
+// it, and which tool's step that was depended only on the order of steps.
 func (b *corpusBench) record(ctx context.Context, tool, step string, rtt time.Duration, f func(context.Context, time.Duration, *measurement) error) {
 	b.warm()
+	syscall.Sync()
 	b.rep.sampleLoad()
 	m := newMeasurement()
 	err := f(ctx, rtt, &m)
