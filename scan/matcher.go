@@ -211,8 +211,8 @@ func (m *Matcher) buildTable(runs []uint32, byWeak bool) {
 	// Prefilter: a blocked Bloom filter, four bits (one per byte, see
 	// filterBits) in one 32-bit word per entry, about 64 bits per entry,
 	// between 2^13 and 2^23 bits (1 MiB), so it stays in cache while the
-	// table need not. Four bits cut the false positives (each one a trip out
-	// of the rolling loop and a table miss) to about 0.05%.
+	// table need not. Four bits cut the false positives (each one a table
+	// miss, see present) to about 0.05%.
 	nbits := min(max(nb*64, 1<<13), 1<<23)
 	m.filter = make([]uint32, nbits/32)
 	m.fshift = uint(32 - bits.TrailingZeros(uint(nbits/32)))
@@ -387,8 +387,9 @@ type aheadSums struct {
 // at p is in s[p&(len(s)-1)]. roll2 fills it as it rolls; the second window
 // of a pair at p is the first window at p+bs, so once the ring holds the
 // block of positions ahead, only one window needs rolling. It survives
-// roll2's returns at prefilter hits that turn out to be false, which are
-// far more frequent than a block apart.
+// roll2's returns at keys of the table that turn out not to match (on an
+// unrelated seed, thousands: a 32-bit key of two 16-bit weak sums), which
+// are far more frequent than a block apart.
 type sumRing struct {
 	s      []uint32 // nil: no ring (blocks above maxRingBlock)
 	lo, hi int      // empty when hi < lo
@@ -616,7 +617,7 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 				}
 			}
 		}
-		// Roll to the next position whose key passes the prefilter, or to
+		// Roll to the next position whose key is in the table, or to
 		// the last position, in a tight loop. A pending continuation stops
 		// the roll where it is due.
 		stop := limit - 1
@@ -639,8 +640,8 @@ func sums(p []byte) (a, b uint32) {
 }
 
 // roll2 rolls both windows of a pair from position x until the position
-// whose key passes the prefilter, or until stop (stop > x). It returns the
-// new position and sums. This loop is where an unrelated seed spends its
+// whose key is in the table (firstHit), or until stop (stop > x). It
+// returns the new position and sums. This loop is where an unrelated seed spends its
 // time, almost all of it in the two kernels, rollInto and filterFirst (about
 // 0.3 and 0.7 ns a byte a core with AVX2, the second bound by its loads from
 // the cache-resident prefilter).
@@ -694,9 +695,9 @@ const rollChunk = 512
 // x+bs: only the window a block ahead is rolled, its sums written to the
 // ring, where they serve again a block later as the first window's. Sums
 // the ring already holds beyond x+bs (rolled ahead before a return at a
-// false hit) are not rolled again: rolling from a stored sum is exact,
-// as only the low 16 bits of A and B matter and they depend on nothing
-// else.
+// key that did not match) are not rolled again: rolling from a stored sum
+// is exact, as only the low 16 bits of A and B matter and they depend on
+// nothing else.
 func (m *Matcher) roll2Ring(buf []byte, x, stop int, dead uint64, r *sumRing) (int, uint32, uint32, uint32, uint32) {
 	bs := m.bs
 	ring := r.s
@@ -726,17 +727,36 @@ func (m *Matcher) roll2Ring(buf []byte, x, stop int, dead uint64, r *sumRing) (i
 	return x, w0 >> 16, w0 & 0xffff, w1 >> 16, w1 & 0xffff
 }
 
-// firstHit returns the first i whose key (w0s[i], w1s[i]) passes the
-// prefilter, or -1. A position whose hash is dead (its entries are all known
-// already) does not count.
+// firstHit returns the first i whose key (w0s[i], w1s[i]) is in the table,
+// or -1: the prefilter first, then the table itself for the few keys that
+// pass it. A position whose hash is dead (its entries are all known already)
+// does not count.
 func (m *Matcher) firstHit(w0s, w1s []uint32, dead uint64) int {
 	for i := 0; i < len(w0s); i++ {
 		i += filterFirst(w0s[i:], w1s[i:], m.mask, m.filter, m.fshift)
-		if i < len(w0s) && hashKey(w0s[i]&m.mask, w1s[i]&m.mask) != dead {
+		if i >= len(w0s) {
+			break
+		}
+		w0, w1 := w0s[i]&m.mask, w1s[i]&m.mask
+		if h := hashKey(w0, w1); h != dead && m.present(h, w0, w1) {
 			return i
 		}
 	}
 	return -1
+}
+
+// present reports whether the table has an entry with masked key (w0, w1),
+// whose hash is h. The prefilter's false positives (about 0.05% of keys)
+// end here, in the rolling loop, instead of in a return to Scan and a
+// lookup.
+func (m *Matcher) present(h uint64, w0, w1 uint32) bool {
+	b := h >> m.bucketShift
+	for _, e := range m.ents[m.start[b]:m.start[b+1]] {
+		if e.w0 == w0 && e.w1 == w1 {
+			return true
+		}
+	}
+	return false
 }
 
 // zeroSums stands for the second window's sums with seq_matches 1, whose

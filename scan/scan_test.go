@@ -303,15 +303,26 @@ func TestPrefilterFalsePositives(t *testing.T) {
 	}
 	const q = 1 << 21
 	pass := 0
+	var fw0, fw1 []uint32 // the false positives
 	for range q {
 		w0, w1 := r.Uint32()&x.WeakMask(), r.Uint32()&x.WeakMask()
 		if !in[uint64(w0)<<32|uint64(w1)] && m.maybe(w0, w1) {
 			pass++
+			fw0, fw1 = append(fw0, w0), append(fw1, w1)
 		}
 	}
 	rate := float64(pass) / q
 	t.Logf("%d of %d keys not in the table passed (%.3f%%)", pass, q, 100*rate)
 	if rate > 0.001 {
 		t.Errorf("false-positive rate %.3f%%, want at most 0.1%%", 100*rate)
+	}
+	// The rolling loop passes over false positives (present) and stops at
+	// a key of the table.
+	if got := m.firstHit(fw0, fw1, deadNone); got != -1 {
+		t.Errorf("firstHit stopped at false positive %d of %d", got, len(fw0))
+	}
+	e := m.ents[len(m.ents)/2]
+	if got := m.firstHit(append(fw0, e.w0), append(fw1, e.w1), deadNone); got != len(fw0) {
+		t.Errorf("firstHit = %d, want %d (the table's key after the false positives)", got, len(fw0))
 	}
 }
