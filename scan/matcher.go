@@ -644,10 +644,10 @@ func sums(p []byte) (a, b uint32) {
 
 // roll2 rolls both windows of a pair from position x until the position
 // whose key is in the table (firstHit), or until stop (stop > x). It
-// returns the new position and sums. This loop is where an unrelated seed spends its
-// time, almost all of it in the two kernels, rollInto and filterFirst (about
-// 0.3 and 0.7 ns a byte a core with AVX2, the second bound by its loads from
-// the cache-resident prefilter).
+// returns the new position and sums. This loop is where an unrelated seed
+// spends its time, almost all of it in the two kernels, rollInto and
+// filterFirst (about 0.3 and 0.7 ns a byte a core with AVX2, the second
+// bound by its loads from the cache-resident prefilter).
 func (m *Matcher) roll2(buf []byte, x, stop int, a0, b0, a1, b1 uint32, dead uint64, r *sumRing) (int, uint32, uint32, uint32, uint32) {
 	bs := m.bs
 	ring := r.s

@@ -324,12 +324,12 @@ func (b *corpusBench) has(tool string) bool { return slices.Contains(b.cfg.tools
 // record runs one step and files its measurement.
 //
 // Every step starts from the same state: its inputs in the page cache
-// (warm), no dirty data of earlier steps waiting to be written back, and
-// recently freed memory to take (recycleMemory).
-// Without the sync, the writeback of the files a step wrote (a 256 MiB
-// output, a patch applied) runs during the next step, which on two cores
-// takes CPU and disk from it: the step after a big write was charged for
-// it, and which tool's step that was depended only on the order of steps.
+// (warm), no dirty data of earlier steps waiting to be written back (sync),
+// and recently freed memory to take (recycleMemory). Without the sync, the
+// writeback of the files a step wrote (a 256 MiB output, a patch applied)
+// ran during the next step, which on two cores takes CPU and disk from it:
+// the step after a big write was charged for it, and which tool's step that
+// was depended only on the order of steps.
 func (b *corpusBench) record(ctx context.Context, tool, step string, rtt time.Duration, f func(context.Context, time.Duration, *measurement) error) {
 	b.warm()
 	syscall.Sync()
