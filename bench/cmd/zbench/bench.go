@@ -123,9 +123,9 @@ func (b *corpusBench) warm() {
 // 256 MiB into the page cache and deletes it, so that the next step's fresh
 // memory (its output file, its heap) is memory freed a moment ago.
 //
-// This VM's balloon device reports free memory to the host, about two
-// seconds after it is freed, and memory reported that way costs about 10 µs
-// of system time a page when it is next used: 0.7-0.9 s for a 256 MiB
+// This VM's balloon device reports free memory to the host within seconds
+// of its being freed, and memory reported that way costs about 10 µs of
+// system time a page when it is next used: 0.7-0.9 s for a 256 MiB
 // output instead of 0.05 s. Whether a step paid that depended on how long
 // before it the step before had freed its memory, which is a matter of the
 // order of steps: zync's first get on rand, after xdelta3, took 0.65-0.84 s
