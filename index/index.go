@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/zyncio/zync/internal/md4"
+	"github.com/zyncio/zync/rollsum"
 )
 
 // StrongAlgo names the hash used for strong sums.
@@ -104,7 +105,27 @@ type Index struct {
 	Weak []uint32
 	// Strong holds StrongLen bytes per block, block after block.
 	Strong []byte
+
+	// Anchors, if not nil, locate each block's anchor window (see package
+	// rollsum): hints that let a scan skip most seed positions. They are
+	// not checked against the data; a wrong one only hides its block from
+	// the scan.
+	Anchors *Anchors
 }
+
+// Anchors holds the anchor of every block of an index.
+type Anchors struct {
+	// Bits is the density: an anchor is one window in 2^Bits
+	// (rollsum.IsAnchor), between rollsum.MinAnchorBits and MaxAnchorBits.
+	Bits int
+	// Off holds each block's anchor offset, NoAnchor for a block without one.
+	Off []uint16
+	// Sum holds the weak sum of each block's anchor window (0 without one).
+	Sum []uint32
+}
+
+// NoAnchor is the Anchors.Off of a block without an anchor.
+const NoAnchor = 0xffff
 
 // NumBlocks returns ceil(Length / Blocksize).
 func (x *Index) NumBlocks() int64 {
@@ -162,6 +183,19 @@ func (x *Index) Validate() error {
 		return fmt.Errorf("%w: %d weak sums for %d blocks", ErrInvalid, len(x.Weak), x.NumBlocks())
 	case int64(len(x.Strong)) != x.NumBlocks()*int64(x.StrongLen):
 		return fmt.Errorf("%w: %d strong sum bytes for %d blocks of %d", ErrInvalid, len(x.Strong), x.NumBlocks(), x.StrongLen)
+	}
+	if a := x.Anchors; a != nil {
+		switch {
+		case a.Bits < rollsum.MinAnchorBits || a.Bits > rollsum.MaxAnchorBits:
+			return fmt.Errorf("%w: anchor density 2^-%d is not between 2^-%d and 2^-%d", ErrInvalid, a.Bits, rollsum.MinAnchorBits, rollsum.MaxAnchorBits)
+		case int64(len(a.Off)) != x.NumBlocks() || len(a.Sum) != len(a.Off):
+			return fmt.Errorf("%w: %d anchor offsets and %d anchor sums for %d blocks", ErrInvalid, len(a.Off), len(a.Sum), x.NumBlocks())
+		}
+		for k, o := range a.Off {
+			if o != NoAnchor && int(o)+rollsum.AnchorWindow > x.BlockLen(int64(k)) {
+				return fmt.Errorf("%w: block %d's anchor window at offset %d does not fit in its %d bytes", ErrInvalid, k, o, x.BlockLen(int64(k)))
+			}
+		}
 	}
 	return nil
 }

@@ -31,8 +31,10 @@ func splitControl(t testing.TB, path string) (map[string][]string, []byte) {
 
 // TestZyncMakeRecordsMatchZsyncmake: for files of many sizes and for several
 // block sizes, `zync make` and the real zsyncmake (same -b and -u) write the
-// same Blocksize, Length, Hash-Lengths, SHA-1 and URL values and a
-// byte-identical binary section.
+// same Blocksize, Length, Hash-Lengths, SHA-1 and URL values and the same
+// checksum records; with --no-anchors the binary section is byte for byte
+// zsyncmake's, without it the anchor records follow (6 bytes a block, for
+// blocksizes of 1 KiB to 64 KiB, announced by X-Zync-Anchors in Safe).
 func TestZyncMakeRecordsMatchZsyncmake(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -61,9 +63,11 @@ func TestZyncMakeRecordsMatchZsyncmake(t *testing.T) {
 				}
 				ref := fmt.Sprintf("%s.b%d.zsyncmake.zsync", f.name, bs)
 				ours := fmt.Sprintf("%s.b%d.zync.zsync", f.name, bs)
+				plain := fmt.Sprintf("%s.b%d.zync-plain.zsync", f.name, bs)
 				url := "http://example.com/files/" + f.name
 				zsyncmake(t, dir, append(flags, "-u", url, "-o", ref, f.name)...)
 				zyncMake(t, dir, append(flags, "-u", url, "-o", ours, f.name)...)
+				zyncMake(t, dir, append(flags, "--no-anchors", "-u", url, "-o", plain, f.name)...)
 
 				wantH, wantBin := splitControl(t, filepath.Join(dir, ref))
 				gotH, gotBin := splitControl(t, filepath.Join(dir, ours))
@@ -72,9 +76,28 @@ func TestZyncMakeRecordsMatchZsyncmake(t *testing.T) {
 						t.Errorf("%s: zync %q, zsyncmake %q", k, gotH[k], wantH[k])
 					}
 				}
-				if !bytes.Equal(gotBin, wantBin) {
-					t.Errorf("binary section differs: zync %d bytes, zsyncmake %d bytes, first difference at byte %d (Hash-Lengths %v)",
-						len(gotBin), len(wantBin), firstDiff(gotBin, wantBin), wantH["Hash-Lengths"])
+				if _, plainBin := splitControl(t, filepath.Join(dir, plain)); !bytes.Equal(plainBin, wantBin) {
+					t.Errorf("binary section with --no-anchors differs: zync %d bytes, zsyncmake %d bytes, first difference at byte %d (Hash-Lengths %v)",
+						len(plainBin), len(wantBin), firstDiff(plainBin, wantBin), wantH["Hash-Lengths"])
+				}
+				recs := gotBin[:min(len(gotBin), len(wantBin))]
+				if !bytes.Equal(recs, wantBin) {
+					t.Errorf("checksum records differ: first difference at byte %d (Hash-Lengths %v)", firstDiff(recs, wantBin), wantH["Hash-Lengths"])
+				}
+				bsize := 2048 // zsyncmake's default below 100 MB
+				if bs != 0 {
+					bsize = bs
+				}
+				blocks := (f.size + bsize - 1) / bsize
+				wantAnchors := 0
+				if bsize >= 1024 && bsize <= 65536 {
+					wantAnchors = 6 * blocks
+					if fmt.Sprint(gotH["X-Zync-Anchors"]) == "[]" || gotH["Safe"] == nil {
+						t.Errorf("no X-Zync-Anchors header announced in Safe: %v", gotH)
+					}
+				}
+				if n := len(gotBin) - len(wantBin); n != wantAnchors {
+					t.Errorf("%d bytes after the checksum records, want %d of anchor records", n, wantAnchors)
 				}
 			})
 		}

@@ -29,6 +29,9 @@ type Options struct {
 	WeakBytes  int
 	StrongLen  int
 	Algo       index.StrongAlgo
+	// AnchorBits, if not 0, adds the blocks' anchors at that density
+	// (index.Anchors; rollsum.AnchorBits gives zync make's choice).
+	AnchorBits uint
 	// Workers is how many goroutines sum blocks; 0 means GOMAXPROCS.
 	Workers int
 	// Progress, if set, is called with the number of bytes just read, from
@@ -77,6 +80,12 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 	}
 	x.Weak = make([]uint32, nblocks)
 	x.Strong = make([]byte, nblocks*int64(opts.StrongLen))
+	if b := opts.AnchorBits; b != 0 {
+		if b < rollsum.MinAnchorBits || b > rollsum.MaxAnchorBits || bs > 1<<16 {
+			return nil, fmt.Errorf("anchor density 2^-%d with blocksize %d: want %d to %d bits and blocks of at most 64 KiB", b, bs, rollsum.MinAnchorBits, rollsum.MaxAnchorBits)
+		}
+		x.Anchors = &index.Anchors{Bits: int(b), Off: make([]uint16, nblocks), Sum: make([]uint32, nblocks)}
+	}
 
 	workers := opts.Workers
 	if workers <= 0 {
@@ -133,6 +142,14 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 				for o := 0; o < c.n; o += bs {
 					blk := (c.off + int64(o)) / int64(bs)
 					p := c.buf[o:min(o+bs, c.n)]
+					if a := x.Anchors; a != nil {
+						// Within the block's own bytes, never its padding.
+						off, sum, ok := rollsum.FindAnchor(p, opts.AnchorBits)
+						if !ok {
+							off = index.NoAnchor
+						}
+						a.Off[blk], a.Sum[blk] = uint16(off), sum
+					}
 					full := len(p) == bs
 					if !full {
 						copy(pad, p)

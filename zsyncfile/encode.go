@@ -3,6 +3,7 @@ package zsyncfile
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -35,6 +36,9 @@ func (f *File) Encode(w io.Writer) error {
 		return fmt.Errorf("zsyncfile: writing header: %w", err)
 	}
 	if err := writeRecords(bw, &f.Index); err != nil {
+		return err
+	}
+	if err := writeAnchors(bw, f.Index.Anchors); err != nil {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
@@ -127,6 +131,10 @@ func (f *File) header() ([]byte, error) {
 	if f.SHA256 != nil {
 		add("File-Hash", "SHA-256:"+hex.EncodeToString(f.SHA256))
 	}
+	if a := x.Anchors; a != nil {
+		add("Safe", AnchorsHeader)
+		add(AnchorsHeader, strconv.Itoa(a.Bits))
+	}
 	// One Safe line per extension header: 0.6.2 matches the most recent
 	// Safe value as a substring, upstream's Go 0.7 parser needs a Safe value
 	// equal to the name; "Safe: <Name>" right before the header satisfies
@@ -190,6 +198,23 @@ func writeRecords(bw *bufio.Writer, x *index.Index) error {
 		copy(rec[wb:], x.Strong[i*sl:(i+1)*sl])
 		if _, err := bw.Write(rec[:wb+sl]); err != nil {
 			return fmt.Errorf("zsyncfile: writing checksum records: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeAnchors writes the anchor records of a validated index, if it has
+// anchors.
+func writeAnchors(bw *bufio.Writer, a *index.Anchors) error {
+	if a == nil {
+		return nil
+	}
+	var rec [anchorRecLen]byte
+	for i, o := range a.Off {
+		binary.BigEndian.PutUint16(rec[:], o)
+		binary.BigEndian.PutUint32(rec[2:], a.Sum[i])
+		if _, err := bw.Write(rec[:]); err != nil {
+			return fmt.Errorf("zsyncfile: writing anchor records: %w", err)
 		}
 	}
 	return nil

@@ -54,6 +54,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("zsync: 0.8.0\r\nSafe: X-A\r\nX-A: 1\r\nBlocksize: 32\r\nLength: 33\r\nHash-Lengths: 2,2,3\r\nStrong-Hash-Algorithm: SHA-224\r\nURL: u\r\nMTime: 1 Jan 2000 00:00:00 +0100\r\n\r\n" + strings.Repeat("x", 10)))
 	f.Add([]byte("Blocksize: 16\nLength: 5\nZ-Map2: 2\n\n\n\n\nURL: u\nZ-URL: z\nFile-Hash: SHA-256:" + strings.Repeat("0", 64) + "\n\n" + strings.Repeat("r", 20)))
 	f.Add([]byte("Length: 99999999999\nBlocksize: 65536\nURL: u\n\nabc"))
+	f.Add([]byte("Blocksize: 1024\nLength: 1030\nHash-Lengths: 1,2,3\nURL: u\nSafe: X-Zync-Anchors\nX-Zync-Anchors: 6\n\n" +
+		"wwsssWWSSS" + "\x00\x10abcd" + "\xff\xff\x00\x00\x00\x00"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse(bytes.NewReader(data))

@@ -3,15 +3,18 @@ package zsyncfile
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/zyncio/zync/index"
+	"github.com/zyncio/zync/rollsum"
 )
 
 // recordChunk is how many checksum records Parse reads at a time.
@@ -44,12 +47,13 @@ type parser struct {
 	algo              index.StrongAlgo
 	safe              *string // most recent Safe value
 	zurls             int
+	anchorBits        int // from AnchorsHeader, 0 when absent
 	size              int64 // the control file's size, or -1 (ParseSized)
 }
 
 // Parse reads a .zsync control file: the header lines, the blank line and
-// the checksum records. Bytes after the last record are ignored; Parse may
-// read past them. The package documentation lists what is accepted. Errors
+// the checksum records (and zync's anchor records, see AnchorsHeader). Bytes
+// after the last record are ignored; Parse may read past them. The package documentation lists what is accepted. Errors
 // wrap ErrFormat or ErrUnsupported, or are I/O errors from r.
 func Parse(r io.Reader) (*File, error) { return ParseSized(r, -1) }
 
@@ -69,6 +73,9 @@ func ParseSized(r io.Reader, size int64) (*File, error) {
 		return nil, err
 	}
 	if err := p.records(); err != nil {
+		return nil, err
+	}
+	if err := p.anchors(); err != nil {
 		return nil, err
 	}
 	if err := p.f.Index.Validate(); err != nil {
@@ -231,6 +238,12 @@ func (p *parser) header(name, value string) error {
 		p.safe = &v
 	case "Z-Map2":
 		return p.skipZMap(value)
+	case AnchorsHeader:
+		n, err := parseCount(value)
+		if err != nil || n < rollsum.MinAnchorBits || n > rollsum.MaxAnchorBits {
+			return p.lineErr(ErrFormat, "%s %s is not an anchor density between %d and %d bits", AnchorsHeader, quote(value), rollsum.MinAnchorBits, rollsum.MaxAnchorBits)
+		}
+		p.anchorBits = int(n)
 	case "Z-Filename", "Recompress":
 		// gzip look-inside mode only: ignored.
 	default:
@@ -348,6 +361,40 @@ func (p *parser) records() error {
 			return fmt.Errorf("zsyncfile: reading checksum records: %w", err)
 		}
 	}
+	return nil
+}
+
+// anchors reads the anchor records announced by AnchorsHeader, if any.
+func (p *parser) anchors() error {
+	if p.anchorBits == 0 {
+		return nil
+	}
+	x := &p.f.Index
+	blocks := len(x.Weak)
+	a := &index.Anchors{Bits: p.anchorBits, Off: make([]uint16, 0, min(blocks, recordChunk)), Sum: make([]uint32, 0, min(blocks, recordChunk))}
+	if p.size >= 0 {
+		// The records are all there if the size says so (see ParseSized).
+		a.Off, a.Sum = slices.Grow(a.Off, blocks), slices.Grow(a.Sum, blocks)
+	}
+	buf := make([]byte, min(blocks, recordChunk)*anchorRecLen)
+	for got := 0; got < blocks; {
+		n := min(blocks-got, recordChunk)
+		k, err := io.ReadFull(p.br, buf[:n*anchorRecLen])
+		full := k / anchorRecLen
+		for i := range full {
+			rec := buf[i*anchorRecLen:]
+			a.Off = append(a.Off, binary.BigEndian.Uint16(rec))
+			a.Sum = append(a.Sum, binary.BigEndian.Uint32(rec[2:]))
+		}
+		got += full
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("zsyncfile: the %s section ends after %d complete records, want %d (truncated file?): %w", AnchorsHeader, got, blocks, ErrFormat)
+			}
+			return fmt.Errorf("zsyncfile: reading anchor records: %w", err)
+		}
+	}
+	x.Anchors = a
 	return nil
 }
 

@@ -69,7 +69,10 @@
 //	Safe: File-Hash                            (if SHA256 is set)
 //	Strong-Hash-Algorithm: MD5 | SHA-224       (only if the algorithm is not MD4)
 //	File-Hash: SHA-256:<lower-case hex>        (if SHA256 is set)
+//	Safe: X-Zync-Anchors, X-Zync-Anchors: bits (if the index has anchors)
 //	Safe: <Name> and <Name>: <Value>           (for each Extra header)
+//
+// The anchor records (see AnchorsHeader) follow the checksum records.
 //
 // The first eight are zsyncmake 0.6.2's order, so a File built like
 // zsyncmake's output is encoded byte for byte as zsyncmake writes it (the
@@ -142,6 +145,17 @@ type File struct {
 	Index index.Index
 }
 
+// AnchorsHeader is the header of zync's anchor records (index.Anchors). Its
+// value is the anchor density's Bits; the records follow the checksum
+// records, one per block: the anchor offset as two big-endian bytes
+// (index.NoAnchor for none), then the anchor window's weak sum as four.
+// zsync 0.6.2 skips the header (Encode lists it in Safe) and reads nothing
+// past the checksum records, so the records cost it nothing.
+const AnchorsHeader = "X-Zync-Anchors"
+
+// anchorRecLen is the size of one anchor record.
+const anchorRecLen = 6
+
 // DefaultVersion is what Encode writes in the "zsync:" header when
 // File.Version is empty.
 const DefaultVersion = "0.6.2"
@@ -172,7 +186,7 @@ func knownHeader(name string) bool {
 	switch name {
 	case "zsync", "Min-Version", "Filename", "MTime", "Blocksize", "Length",
 		"Hash-Lengths", "URL", "SHA-1", "Safe", "Strong-Hash-Algorithm",
-		"File-Hash", "Z-URL", "Z-Map2", "Z-Filename", "Recompress":
+		"File-Hash", "Z-URL", "Z-Map2", "Z-Filename", "Recompress", AnchorsHeader:
 		return true
 	}
 	return false

@@ -90,6 +90,7 @@ out exactly as zsyncmake writes them, a SHA-1 and a SHA-256 of the whole file.`,
 	fl.StringVarP(&output, "output", "o", "", "control file to write (default FILE.zsync)")
 	fl.StringVarP(&opts.Filename, "filename", "f", "", "file name suggested to clients (default: FILE's base name)")
 	fl.StringVar(&strong, "strong", "md4", "strong block sum: md4 (every zsync client), md5 or sha224 (zsync 0.7+ clients only)")
+	fl.BoolVar(&opts.NoAnchors, "no-anchors", false, "leave out the anchor records that let zync clients scan seeds faster (6 bytes a block; zsync clients skip them): the control file is then byte for byte zsyncmake's")
 	fl.BoolVar(&jsonOut, "json", false, "print a JSON summary on stdout")
 	fl.StringArrayVar(&patchFrom, "patch-from", nil, "also write a patch from this old release beside the control file and announce it there; clients holding that release fetch it in one request (repeatable)")
 	fl.BoolVar(&compress, "compress", false, "also write FILE"+zync.CompanionSuffix+" beside the control file, a compressed companion of FILE that zync clients fetch blocks from (zsync clients ignore it and use FILE); publish it with FILE")

@@ -1,0 +1,92 @@
+package rollsum
+
+// Anchors are content-defined positions inside a block that let a scan find
+// the block without testing every seed position against the block table.
+//
+// The anchor window at offset o of some data is its AnchorWindow bytes from
+// o; the window is an anchor at density 2^-bits when IsAnchor holds for its
+// weak sum (Sum of those 64 bytes). A block's anchor is its first anchor
+// window lying wholly inside the block's data. Since the window's sum
+// depends on nothing but its 64 bytes, wherever the block's content appears
+// in a seed, at any alignment, its anchor window appears at the same offset
+// from the block's start with the same sum. A scan therefore needs to look
+// up only the seed's anchor windows (one position in 2^bits) in a table of
+// the blocks' anchor sums, and each hit names a block and the one seed
+// position where it could start.
+//
+// The sums are those of the rolling weak sum itself, so a scan computes them
+// with the same kernel that rolls a block's window. Constant windows (a run
+// of one byte value) are never anchors, for any bits from MinAnchorBits up:
+// otherwise every position of a run of zeros would be one.
+
+// AnchorWindow is the width in bytes of the windows anchors are chosen by.
+const AnchorWindow = 64
+
+// AnchorShift is log2(AnchorWindow), the shift that rolls an anchor window.
+const AnchorShift = 6
+
+// The density limits: an anchor is a window whose mixed sum has its top bits
+// zero, between 6 (one window in 64) and 16 of them.
+const (
+	MinAnchorBits = 6
+	MaxAnchorBits = 16
+)
+
+// AnchorAdd and AnchorMul mix a window's sum before its top bits are tested.
+// AnchorAdd is the smallest addend for which no constant window is an
+// anchor (TestConstantWindowsNeverAnchor); AnchorMul is an odd constant
+// whose product spreads every input bit into the top bits.
+const (
+	AnchorAdd = 2
+	AnchorMul = 0x9E3779B1
+)
+
+// IsAnchor reports whether a window whose weak sum is sum is an anchor at
+// density 2^-bits (MinAnchorBits <= bits <= MaxAnchorBits).
+func IsAnchor(sum uint32, bits uint) bool {
+	return (sum+AnchorAdd)*AnchorMul>>(32-bits&31) == 0
+}
+
+// AnchorBits returns the density zync make uses for blocks of blocksize
+// bytes: about sixteen anchors a block, so that a block of random content
+// has none with a probability of about e^-16 (1.4e-7 for 4 KiB blocks,
+// whose density is 2^-8). It returns 0 for blocksizes too small (under 1
+// KiB) or too large (over 64 KiB, whose offsets a record cannot hold) for
+// anchors.
+func AnchorBits(blocksize int) uint {
+	if blocksize < 1<<10 || blocksize > 1<<16 {
+		return 0
+	}
+	bits := uint(0)
+	for 1<<(bits+1) <= blocksize {
+		bits++
+	}
+	return bits - 4
+}
+
+// FindAnchor returns the offset and sum of the first anchor window (density
+// 2^-bits) lying wholly inside p, or ok false when there is none. zync make
+// runs it on every block; it stops at the anchor, about 2^bits bytes in.
+func FindAnchor(p []byte, bits uint) (off int, sum uint32, ok bool) {
+	if len(p) < AnchorWindow {
+		return 0, 0, false
+	}
+	s := Sum(p[:AnchorWindow])
+	shift := 32 - bits&31
+	if (s+AnchorAdd)*AnchorMul>>shift == 0 {
+		return 0, s, true
+	}
+	// Roll, as Roll does, with A and B apart and unmasked: only their low
+	// 16 bits matter.
+	a, b := s>>16, s
+	out, in := p[:len(p)-AnchorWindow], p[AnchorWindow:]
+	in = in[:len(out)]
+	for i, o := range out {
+		a += uint32(in[i]) - uint32(o)
+		b += a - uint32(o)<<AnchorShift
+		if s = a<<16 | b&0xffff; (s+AnchorAdd)*AnchorMul>>shift == 0 {
+			return i + 1, s, true
+		}
+	}
+	return 0, 0, false
+}

@@ -1,0 +1,93 @@
+package rollsum
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestConstantWindowsNeverAnchor(t *testing.T) {
+	for bits := uint(MinAnchorBits); bits <= MaxAnchorBits; bits++ {
+		for c := range 256 {
+			w := bytes.Repeat([]byte{byte(c)}, AnchorWindow)
+			if IsAnchor(Sum(w), bits) {
+				t.Errorf("a window of byte %#x is an anchor at %d bits", c, bits)
+			}
+		}
+	}
+}
+
+func TestAnchorBits(t *testing.T) {
+	for _, tt := range []struct {
+		bs   int
+		bits uint
+	}{{512, 0}, {1024, 6}, {2048, 7}, {4096, 8}, {65536, 12}, {131072, 0}} {
+		if got := AnchorBits(tt.bs); got != tt.bits {
+			t.Errorf("AnchorBits(%d) = %d, want %d", tt.bs, got, tt.bits)
+		}
+	}
+}
+
+// TestFindAnchor checks FindAnchor against the definition, window by window.
+func TestFindAnchor(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		p := make([]byte, r.IntN(3000))
+		for i := range p {
+			p[i] = byte(r.Uint32())
+		}
+		bits := uint(MinAnchorBits + r.IntN(5))
+		off, sum, ok := FindAnchor(p, bits)
+		wantOK := false
+		for o := 0; o+AnchorWindow <= len(p); o++ {
+			s := Sum(p[o : o+AnchorWindow])
+			if IsAnchor(s, bits) {
+				if !ok || off != o || sum != s {
+					t.Fatalf("len %d bits %d: FindAnchor = %d, %#x, %v; want %d, %#x", len(p), bits, off, sum, ok, o, s)
+				}
+				wantOK = true
+				break
+			}
+		}
+		if ok != wantOK {
+			t.Fatalf("len %d bits %d: FindAnchor found %d, the definition none", len(p), bits, off)
+		}
+	}
+}
+
+// TestAnchorDensity checks that random data has about one anchor in 2^bits
+// windows.
+func TestAnchorDensity(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	p := make([]byte, 1<<20)
+	for i := range p {
+		p[i] = byte(r.Uint32())
+	}
+	const bits = 8
+	n := 0
+	s := Sum(p[:AnchorWindow])
+	for o := 0; o+AnchorWindow < len(p); o++ {
+		if IsAnchor(s, bits) {
+			n++
+		}
+		s = Roll(s, p[o], p[o+AnchorWindow], AnchorShift)
+	}
+	if want := len(p) >> bits; n < want*8/10 || n > want*12/10 {
+		t.Errorf("%d anchors in %d windows at %d bits, want about %d", n, len(p), bits, want)
+	}
+}
+
+func BenchmarkFindAnchor(b *testing.B) {
+	r := rand.New(rand.NewPCG(7, 8))
+	p := make([]byte, 64<<10)
+	for i := range p {
+		p[i] = byte(r.Uint32())
+	}
+	const bs = 4096
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		for o := 0; o < len(p); o += bs {
+			FindAnchor(p[o:o+bs], AnchorBits(bs))
+		}
+	}
+}
