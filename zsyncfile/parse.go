@@ -47,7 +47,7 @@ type parser struct {
 	algo              index.StrongAlgo
 	safe              *string // most recent Safe value
 	zurls             int
-	anchorBits        int // from AnchorsHeader, 0 when absent
+	anchorBits        int   // from AnchorsHeader, 0 when absent
 	size              int64 // the control file's size, or -1 (ParseSized)
 }
 
