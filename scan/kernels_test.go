@@ -39,6 +39,13 @@ func checkKernels(t *testing.T, data []byte, shift uint, a, b, mask uint32, wbit
 	if n > 0 {
 		w1s = append(want[1:], want[0])
 	}
+	for _, shift := range []uint{26, 24, 20, 16, 4, 0} {
+		for from := 0; from <= n; from++ {
+			if g, w := anchorFirst(want[from:], shift), anchorFirstGo(want[from:], shift); g != w {
+				t.Fatalf("anchorFirst(from %d of %d, shift %d) = %d, want %d", from, n, shift, g, w)
+			}
+		}
+	}
 	wshift := 32 - wbits
 	for from := 0; from <= n; from++ {
 		g := filterFirst(want[from:], w1s[from:], mask, words, wshift)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/zyncio/zync/rollsum"
 )
 
 // TestPathologicalInputs are inputs that make naive scanners crawl: long
@@ -38,16 +40,22 @@ func TestPathologicalInputs(t *testing.T) {
 		{"64KiB blocks on repeated", repeated, sparse, 65536},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			x := buildIndex(t, tt.target, tt.bs, 2, 3, 5)
-			m := NewMatcher(x)
-			known := NewBitmap(x.NumBlocks())
-			_, err := m.ScanReaderAt(context.Background(), bytes.NewReader(tt.seed), int64(len(tt.seed)), known,
-				func(int64, []byte) error { return nil }, Options{})
-			if err != nil {
-				t.Fatal(err)
+		for _, bits := range []uint{0, rollsum.AnchorBits(tt.bs)} {
+			name := tt.name
+			if bits != 0 {
+				name += " anchors"
 			}
-			t.Logf("%d of %d blocks found", known.Count(), x.NumBlocks())
-		})
+			t.Run(name, func(t *testing.T) {
+				x := buildIndexAnchors(t, tt.target, tt.bs, 2, 3, 5, bits)
+				m := NewMatcher(x)
+				known := NewBitmap(x.NumBlocks())
+				_, err := m.ScanReaderAt(context.Background(), bytes.NewReader(tt.seed), int64(len(tt.seed)), known,
+					func(int64, []byte) error { return nil }, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%d of %d blocks found, anchor scan %v", known.Count(), x.NumBlocks(), m.anch != nil)
+			})
+		}
 	}
 }

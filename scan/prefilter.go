@@ -1,5 +1,7 @@
 package scan
 
+import "github.com/zyncio/zync/rollsum"
+
 // The prefilter and the rolling loop's inner kernels. Both have a portable
 // Go version (the reference, used on every platform and for short tails)
 // and, on amd64 with AVX2, an assembly version that must produce the same
@@ -70,4 +72,16 @@ func rollIntoGo(ws []uint32, out, in []byte, a, b uint32, shift uint) (uint32, u
 		ws[i] = a<<16 | b&0xffff
 	}
 	return a, b
+}
+
+// anchorFirstGo returns the first i whose window sum ws[i] is an anchor
+// (rollsum.IsAnchor with bits = 32-shift), or len(ws).
+func anchorFirstGo(ws []uint32, shift uint) int {
+	shift &= 31
+	for i, w := range ws {
+		if (w+rollsum.AnchorAdd)*rollsum.AnchorMul>>shift == 0 {
+			return i
+		}
+	}
+	return len(ws)
 }

@@ -168,7 +168,7 @@ func (m *Matcher) scanSeed(ctx context.Context, src *seedReader, known *Bitmap, 
 	start := time.Now()
 	found, skips, err := m.scanSpans(ctx, src, known, emit, opts.NewSink, secs, workers, bufSize, opts.Progress)
 	if opts.Logger != nil {
-		opts.Logger.Debug("seed scanned", "elapsed", time.Since(start).Round(time.Millisecond), "blocks", found)
+		opts.Logger.Debug("seed scanned", "elapsed", time.Since(start).Round(time.Millisecond), "blocks", found, "anchors", m.anch != nil)
 	}
 	if err != nil || !opts.Sweep || known.Full() || len(skips) == 0 {
 		return found, err

@@ -10,12 +10,20 @@ import (
 
 	"github.com/zyncio/zync/index"
 	"github.com/zyncio/zync/makeindex"
+	"github.com/zyncio/zync/rollsum"
 )
 
 func buildIndex(t testing.TB, data []byte, bs, seq, weak, strong int) *index.Index {
 	t.Helper()
+	return buildIndexAnchors(t, data, bs, seq, weak, strong, 0)
+}
+
+// buildIndexAnchors is buildIndex with anchors at density 2^-anchorBits (0
+// for none).
+func buildIndexAnchors(t testing.TB, data []byte, bs, seq, weak, strong int, anchorBits uint) *index.Index {
+	t.Helper()
 	res, err := makeindex.Build(context.Background(), bytes.NewReader(data), int64(len(data)), makeindex.Options{
-		Blocksize: bs, SeqMatches: seq, WeakBytes: weak, StrongLen: strong, Algo: index.MD4,
+		Blocksize: bs, SeqMatches: seq, WeakBytes: weak, StrongLen: strong, Algo: index.MD4, AnchorBits: anchorBits,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,18 +113,26 @@ func TestScan(t *testing.T) {
 		{"target shorter than a block", base[:100], base[:100], 2048, 1, 2, 4, 1, Options{}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			x := buildIndex(t, tt.target, tt.bs, tt.seq, tt.weak, tt.strong)
-			out, known := scanAll(t, x, tt.seed, tt.opts)
-			checkFound(t, x, tt.target, out, known)
-			got := float64(known.Count()) / float64(x.NumBlocks())
-			if got < tt.minFound {
-				t.Errorf("found %d of %d blocks (%.3f), want at least %.3f", known.Count(), x.NumBlocks(), got, tt.minFound)
+		for _, anchors := range []bool{false, true} {
+			name := tt.name
+			var bits uint
+			if anchors {
+				name += " anchors"
+				bits = max(rollsum.AnchorBits(tt.bs), rollsum.MinAnchorBits)
 			}
-			if tt.minFound == 1 && !bytes.Equal(out, tt.target) {
-				t.Error("all blocks found but output differs from target")
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				x := buildIndexAnchors(t, tt.target, tt.bs, tt.seq, tt.weak, tt.strong, bits)
+				out, known := scanAll(t, x, tt.seed, tt.opts)
+				checkFound(t, x, tt.target, out, known)
+				got := float64(known.Count()) / float64(x.NumBlocks())
+				if got < tt.minFound {
+					t.Errorf("found %d of %d blocks (%.3f), want at least %.3f", known.Count(), x.NumBlocks(), got, tt.minFound)
+				}
+				if tt.minFound == 1 && !bytes.Equal(out, tt.target) {
+					t.Error("all blocks found but output differs from target")
+				}
+			})
+		}
 	}
 }
 
@@ -160,8 +176,12 @@ func TestBitmapMissing(t *testing.T) {
 	}
 }
 
-func benchScan(b *testing.B, target, seed []byte) {
-	x := buildIndex(b, target, 4096, 2, 2, 5)
+func benchScan(b *testing.B, target, seed []byte, anchors bool) {
+	var bits uint
+	if anchors {
+		bits = rollsum.AnchorBits(4096)
+	}
+	x := buildIndexAnchors(b, target, 4096, 2, 2, 5, bits)
 	m := NewMatcher(x)
 	b.SetBytes(int64(len(seed)))
 	b.ResetTimer()
@@ -176,7 +196,13 @@ func benchScan(b *testing.B, target, seed []byte) {
 // BenchmarkScanUnrelated is the worst case: nothing matches, every byte is rolled.
 func BenchmarkScanUnrelated(b *testing.B) {
 	r := rand.New(rand.NewPCG(3, 4))
-	benchScan(b, randBytes(r, 64<<20), randBytes(r, 64<<20))
+	benchScan(b, randBytes(r, 64<<20), randBytes(r, 64<<20), false)
+}
+
+// BenchmarkScanUnrelatedAnchors is BenchmarkScanUnrelated with anchors.
+func BenchmarkScanUnrelatedAnchors(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	benchScan(b, randBytes(r, 64<<20), randBytes(r, 64<<20), true)
 }
 
 // BenchmarkScanTypical: the seed is the target with scattered edits.
@@ -187,7 +213,7 @@ func BenchmarkScanTypical(b *testing.B) {
 	for range 1000 {
 		seed[r.IntN(len(seed))]++
 	}
-	benchScan(b, target, seed)
+	benchScan(b, target, seed, false)
 }
 
 // TestRoll2Ring: roll2 with its ring of sums (phase 2) stops at the same

@@ -40,3 +40,19 @@ func filterFirst(w0s, w1s []uint32, mask uint32, words []uint32, wshift uint) in
 	}
 	return i + filterFirstGo(w0s[i:], w1s[i:], mask, words, wshift)
 }
+
+// anchorAVX2 is anchorFirstGo on the first n&^31 sums: it returns the first
+// index whose window is an anchor, or n&^31.
+//
+//go:noescape
+func anchorAVX2(ws *uint32, n int, shift uint64) int
+
+func anchorFirst(ws []uint32, shift uint) int {
+	i := 0
+	if n := len(ws) &^ 31; hasAVX2 && n > 0 {
+		if i = anchorAVX2(&ws[0], n, uint64(shift)); i < n {
+			return i
+		}
+	}
+	return i + anchorFirstGo(ws[i:], shift)
+}

@@ -189,3 +189,71 @@ fnone:
 	MOVQ CX, ret+48(FP)
 	VZEROUPPER
 	RET
+
+// The anchor test's addend and multiplier (rollsum.AnchorAdd, AnchorMul).
+DATA anchork<>+0(SB)/4, $2
+DATA anchork<>+4(SB)/4, $0x9E3779B1
+GLOBL anchork<>(SB), RODATA|NOPTR, $8
+
+// func anchorAVX2(ws *uint32, n int, shift uint64) int
+//
+// anchorFirstGo on the first n&^31 sums: 32 a round, each added to,
+// multiplied and shifted, and one test of all 32 for a zero.
+TEXT ·anchorAVX2(SB), NOSPLIT, $0-32
+	MOVQ         ws+0(FP), SI
+	MOVQ         n+8(FP), CX
+	ANDQ         $-32, CX
+	MOVQ         shift+16(FP), X14
+	VPBROADCASTD anchork<>+0(SB), Y11
+	VPBROADCASTD anchork<>+4(SB), Y10
+	VPXOR        Y15, Y15, Y15
+	XORQ         AX, AX
+
+aloop:
+	CMPQ     AX, CX
+	JGE      anone
+	VPADDD   (SI)(AX*4), Y11, Y0
+	VPADDD   32(SI)(AX*4), Y11, Y1
+	VPADDD   64(SI)(AX*4), Y11, Y2
+	VPADDD   96(SI)(AX*4), Y11, Y3
+	VPMULLD  Y10, Y0, Y0
+	VPMULLD  Y10, Y1, Y1
+	VPMULLD  Y10, Y2, Y2
+	VPMULLD  Y10, Y3, Y3
+	VPSRLD   X14, Y0, Y0
+	VPSRLD   X14, Y1, Y1
+	VPSRLD   X14, Y2, Y2
+	VPSRLD   X14, Y3, Y3
+	VPCMPEQD Y15, Y0, Y0
+	VPCMPEQD Y15, Y1, Y1
+	VPCMPEQD Y15, Y2, Y2
+	VPCMPEQD Y15, Y3, Y3
+	VPOR     Y0, Y1, Y4
+	VPOR     Y2, Y3, Y5
+	VPOR     Y4, Y5, Y4
+	VPTEST   Y4, Y4
+	JNZ      ahit
+	ADDQ     $32, AX
+	JMP      aloop
+
+ahit:
+	VMOVMSKPS Y0, DI
+	VMOVMSKPS Y1, R8
+	SHLQ      $8, R8
+	ORQ       R8, DI
+	VMOVMSKPS Y2, R8
+	SHLQ      $16, R8
+	ORQ       R8, DI
+	VMOVMSKPS Y3, R8
+	SHLQ      $24, R8
+	ORQ       R8, DI
+	BSFQ      DI, DI
+	ADDQ      DI, AX
+	MOVQ      AX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+anone:
+	MOVQ CX, ret+24(FP)
+	VZEROUPPER
+	RET

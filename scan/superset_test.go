@@ -57,16 +57,7 @@ func TestFindsEveryReachableBlock(t *testing.T) {
 	for seed := uint64(1); seed <= 12; seed++ {
 		r := rand.New(rand.NewPCG(seed, 42))
 		src := randBytes(r, 40*bs)
-		var target []byte
-		for len(target) < 60*bs {
-			if r.IntN(4) == 0 {
-				target = append(target, randBytes(r, r.IntN(2*bs))...)
-				continue
-			}
-			from := r.IntN(len(src) - bs)
-			n := min(len(src)-from, bs+r.IntN(6*bs))
-			target = append(target, src[from:from+n]...)
-		}
+		target := pasted(r, src, bs, 60*bs)
 		for _, seq := range []int{1, 2} {
 			x := buildIndex(t, target, bs, seq, 4, 8)
 			want := reachable(x, src)
