@@ -1,5 +1,7 @@
 package rollsum
 
+import "encoding/binary"
+
 // Anchors are content-defined positions inside a block that let a scan find
 // the block without testing every seed position against the block table.
 //
@@ -66,27 +68,47 @@ func AnchorBits(blocksize int) uint {
 
 // FindAnchor returns the offset and sum of the first anchor window (density
 // 2^-bits) lying wholly inside p, or ok false when there is none. zync make
-// runs it on every block; it stops at the anchor, about 2^bits bytes in.
+// runs it on every block; it stops at the anchor, about 2^bits bytes in, and
+// passes over runs of one byte value (zero padding), whose windows are never
+// anchors, without rolling through them.
 func FindAnchor(p []byte, bits uint) (off int, sum uint32, ok bool) {
-	if len(p) < AnchorWindow {
-		return 0, 0, false
-	}
-	s := Sum(p[:AnchorWindow])
-	shift := 32 - bits&31
-	if (s+AnchorAdd)*AnchorMul>>shift == 0 {
-		return 0, s, true
-	}
-	// Roll, as Roll does, with A and B apart and unmasked: only their low
-	// 16 bits matter.
-	a, b := s>>16, s
-	out, in := p[:len(p)-AnchorWindow], p[AnchorWindow:]
-	in = in[:len(out)]
-	for i, o := range out {
-		a += uint32(in[i]) - uint32(o)
-		b += a - uint32(o)<<AnchorShift
-		if s = a<<16 | b&0xffff; (s+AnchorAdd)*AnchorMul>>shift == 0 {
-			return i + 1, s, true
+	const stretch = 256 // windows rolled between looks for a run
+	var buf [stretch]uint32
+	for o := 0; o+AnchorWindow <= len(p); {
+		if n := RunLen(p[o:], p[o]); n >= AnchorWindow {
+			// Every window inside the run is constant: go on with the
+			// first window that holds the byte after it.
+			o += n - AnchorWindow + 1
+			continue
 		}
+		s := Sum(p[o : o+AnchorWindow])
+		if IsAnchor(s, bits) {
+			return o, s, true
+		}
+		// ws[i] is the sum of the window at o+1+i.
+		end := min(len(p)-AnchorWindow, o+stretch)
+		ws := buf[:end-o]
+		RollInto(ws, p[o:end], p[o+AnchorWindow:end+AnchorWindow], s>>16, s&0xffff, AnchorShift)
+		if i := FirstAnchor(ws, bits); i < len(ws) {
+			return o + 1 + i, ws[i], true
+		}
+		if end == len(p)-AnchorWindow {
+			break
+		}
+		o = end
 	}
 	return 0, 0, false
+}
+
+// RunLen returns how many leading bytes of p equal c, eight at a time.
+func RunLen(p []byte, c byte) int {
+	pat := uint64(c) * 0x0101010101010101
+	n := 0
+	for len(p)-n >= 8 && binary.LittleEndian.Uint64(p[n:]) == pat {
+		n += 8
+	}
+	for n < len(p) && p[n] == c {
+		n++
+	}
+	return n
 }

@@ -31,10 +31,23 @@ func TestAnchorBits(t *testing.T) {
 // TestFindAnchor checks FindAnchor against the definition, window by window.
 func TestFindAnchor(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for range 200 {
+	for range 2000 {
 		p := make([]byte, r.IntN(3000))
 		for i := range p {
 			p[i] = byte(r.Uint32())
+		}
+		// Runs of one byte value, some longer than a window, some
+		// shorter, some at the ends.
+		for range r.IntN(4) {
+			if len(p) == 0 {
+				break
+			}
+			from := r.IntN(len(p))
+			to := min(len(p), from+r.IntN(700))
+			c := byte(r.IntN(3))
+			for i := from; i < to; i++ {
+				p[i] = c
+			}
 		}
 		bits := uint(MinAnchorBits + r.IntN(5))
 		off, sum, ok := FindAnchor(p, bits)

@@ -38,7 +38,6 @@ package scan
 import (
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"hash"
 	"math/bits"
 	"slices"
@@ -241,19 +240,6 @@ func (m *Matcher) maybe(w0, w1 uint32) bool {
 	hw, hb := filterHashes(w0, w1)
 	bm := filterBits(hb)
 	return m.filter[hw>>m.fshift]&bm == bm
-}
-
-// runLen returns how many leading bytes of p equal c.
-func runLen(p []byte, c byte) int {
-	pat := uint64(c) * 0x0101010101010101
-	n := 0
-	for len(p)-n >= 8 && binary.LittleEndian.Uint64(p[n:]) == pat {
-		n += 8
-	}
-	for n < len(p) && p[n] == c {
-		n++
-	}
-	return n
 }
 
 // buildGroups links blocks with identical sums into groups. It returns its
@@ -635,7 +621,7 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 				if s.cont >= 0 && s.contAt-base < int64(bound) {
 					bound = int(max(int64(x), s.contAt-base))
 				}
-				if n := runLen(buf[x:bound+w], buf[x]); x+n-w > x {
+				if n := rollsum.RunLen(buf[x:bound+w], buf[x]); x+n-w > x {
 					x += n - w
 					continue
 				}

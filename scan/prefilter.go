@@ -56,32 +56,13 @@ func filterFirstGo(w0s, w1s []uint32, mask uint32, words []uint32, wshift uint) 
 	return len(w0s)
 }
 
-// rollIntoGo rolls a window of 1<<shift bytes over out and in: for each i
-// it removes out[i], adds in[i] and stores the window's sum at ws[i] as
-// A<<16 | B&0xffff. It returns the final A and B; only their low 16 bits
-// are meaningful (and only those are stored), so a and b may be passed with
-// any high bits.
-func rollIntoGo(ws []uint32, out, in []byte, a, b uint32, shift uint) (uint32, uint32) {
-	in = in[:len(out)]
-	ws = ws[:len(out)]
-	shift &= 63
-	for i, o := range out {
-		c := uint32(in[i])
-		a += c - uint32(o)
-		b += a - uint32(o)<<shift
-		ws[i] = a<<16 | b&0xffff
-	}
-	return a, b
+// rollInto is rollsum.RollInto: the scan's rolling kernel.
+func rollInto(ws []uint32, out, in []byte, a, b uint32, shift uint) (uint32, uint32) {
+	return rollsum.RollInto(ws, out, in, a, b, shift)
 }
 
-// anchorFirstGo returns the first i whose window sum ws[i] is an anchor
-// (rollsum.IsAnchor with bits = 32-shift), or len(ws).
-func anchorFirstGo(ws []uint32, shift uint) int {
-	shift &= 31
-	for i, w := range ws {
-		if (w+rollsum.AnchorAdd)*rollsum.AnchorMul>>shift == 0 {
-			return i
-		}
-	}
-	return len(ws)
+// anchorFirst returns the first i whose window sum ws[i] is an anchor, the
+// anchor density being 2^-(32-shift) (rollsum.FirstAnchor).
+func anchorFirst(ws []uint32, shift uint) int {
+	return rollsum.FirstAnchor(ws, 32-shift)
 }
