@@ -228,6 +228,10 @@ func (m *Matcher) rollAnchors(buf []byte, x, stop int, r *sumRing) (int, uint32,
 	w := rollsum.Sum(buf[pos : pos+rollsum.AnchorWindow])
 	a, b := w>>16, w&0xffff
 	lastP, w0, w1 := -1, uint32(0), uint32(0) // the last candidate position and its sums
+	// The last anchor sum found not to be in the table: in periodic data
+	// the same anchor comes back every period, and is not looked up again.
+	// (0xffffffff is not a window's sum: A of 64 bytes is at most 16,320.)
+	miss := ^uint32(0)
 	for {
 		end := best - 1 + t.maxOff // the last window worth testing
 		if pos >= end {
@@ -241,8 +245,16 @@ func (m *Matcher) rollAnchors(buf []byte, x, stop int, r *sumRing) (int, uint32,
 				break
 			}
 			win := pos + 1 + i
+			if ws[i] == miss {
+				continue // periodic data repeats its anchors' sums
+			}
 			bk := anchorHash(ws[i]) >> t.bshift
-			for _, e := range t.ents[t.start[bk]:t.start[bk+1]] {
+			ents := t.ents[t.start[bk]:t.start[bk+1]]
+			if !slices.ContainsFunc(ents, func(e anchorEntry) bool { return e.sum == ws[i] }) {
+				miss = ws[i]
+				continue
+			}
+			for _, e := range ents {
 				p := win - int(e.off)
 				if e.sum != ws[i] || p <= x || p >= best || m.groupDone(e.blk) {
 					continue

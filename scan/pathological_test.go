@@ -59,3 +59,34 @@ func TestPathologicalInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestPeriodicAnchors: a seed of a two-byte pattern whose windows are
+// anchors makes every other position an anchor; the anchor scan must pass
+// over it at a steady pace, not look each one up.
+func TestPeriodicAnchors(t *testing.T) {
+	const bs = 4096
+	bits := rollsum.AnchorBits(bs)
+	var pat []byte
+	for c := 0; c < 1<<16 && pat == nil; c++ {
+		w := bytes.Repeat([]byte{byte(c), byte(c >> 8)}, rollsum.AnchorWindow/2)
+		if c&0xff != c>>8 && rollsum.IsAnchor(rollsum.Sum(w), bits) {
+			pat = w[:2]
+		}
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	target := randBytes(r, 8<<20)
+	seed := append(bytes.Repeat(pat, 32<<20), target[:1<<20]...)
+	x := buildIndexAnchors(t, target, bs, 2, 3, 5, bits)
+	m := NewMatcher(x)
+	if m.anch == nil {
+		t.Fatal("the anchor scan is not used")
+	}
+	known := NewBitmap(x.NumBlocks())
+	if _, err := m.ScanReaderAt(context.Background(), bytes.NewReader(seed), int64(len(seed)), known,
+		func(int64, []byte) error { return nil }, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(1<<20/bs - 1); known.Count() < want {
+		t.Errorf("found %d blocks, want at least %d", known.Count(), want)
+	}
+}
