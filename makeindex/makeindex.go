@@ -30,8 +30,14 @@ type Options struct {
 	StrongLen  int
 	Algo       index.StrongAlgo
 	// AnchorBits, if not 0, adds the blocks' anchors at that density
-	// (index.Anchors; rollsum.AnchorBits gives zync make's choice).
+	// (index.Anchors; rollsum.AnchorBits gives zync make's choice), if they
+	// can serve a scan: not if a block that is neither constant nor the
+	// short last block has none (too little variety in its bytes: a short
+	// repeated pattern, a few bytes of data among zeros), which makes zync
+	// clients scan without them, so they would only add to the index.
 	AnchorBits uint
+	// KeepUselessAnchors keeps the anchors even then (for tests).
+	KeepUselessAnchors bool
 	// Workers is how many goroutines sum blocks; 0 means GOMAXPROCS.
 	Workers int
 	// Progress, if set, is called with the number of bytes just read, from
@@ -126,6 +132,7 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 
 	blockCh := make(chan *chunk, nbuf)
 	mask := x.WeakMask()
+	var unanchored atomic.Bool // a block no scan can find by its anchor
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -147,6 +154,13 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 						off, sum, ok := rollsum.FindAnchor(p, opts.AnchorBits)
 						if !ok {
 							off = index.NoAnchor
+							// A constant block needs no anchor, nor does a
+							// short last block (see package scan); any other
+							// block without one keeps zync clients from
+							// using the anchors at all.
+							if rollsum.RunLen(p, p[0]) != len(p) && len(p) == bs {
+								unanchored.Store(true)
+							}
 						}
 						a.Off[blk], a.Sum[blk] = uint16(off), sum
 					}
@@ -221,6 +235,9 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if unanchored.Load() && !opts.KeepUselessAnchors {
+		x.Anchors = nil
 	}
 	return &Result{Index: x, SHA1: sha1h.Sum(nil), SHA256: sha256h.Sum(nil)}, nil
 }

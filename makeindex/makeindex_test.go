@@ -211,3 +211,56 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+// TestBuildAnchors: every block's anchor is rollsum.FindAnchor's, and the
+// anchors are left out when a block that is neither constant nor the short
+// last block has none.
+func TestBuildAnchors(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	const bs = 2048
+	random := make([]byte, 40*bs+100)
+	for i := range random {
+		random[i] = byte(r.Uint32())
+	}
+	withZeros := append(append(bytes.Clone(random[:10*bs]), make([]byte, 5*bs)...), bytes.Repeat([]byte{7}, bs)...)
+	periodic := append(bytes.Clone(random[:10*bs]), bytes.Repeat([]byte("ab"), bs)...)
+	for _, tt := range []struct {
+		name    string
+		data    []byte
+		anchors bool
+	}{
+		{"random, short last block", random, true},
+		{"constant blocks", withZeros, true},
+		{"a repeated pattern", periodic, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			bits := rollsum.AnchorBits(bs)
+			res, err := Build(context.Background(), bytes.NewReader(tt.data), int64(len(tt.data)), Options{
+				Blocksize: bs, SeqMatches: 2, WeakBytes: 3, StrongLen: 5, Algo: index.MD4, AnchorBits: bits,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := res.Index.Anchors
+			if (a != nil) != tt.anchors {
+				t.Fatalf("anchors %v, want %v", a != nil, tt.anchors)
+			}
+			if a == nil {
+				return
+			}
+			if err := res.Index.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			for k := range res.Index.NumBlocks() {
+				p := tt.data[k*bs : min((k+1)*bs, int64(len(tt.data)))]
+				off, sum, ok := rollsum.FindAnchor(p, bits)
+				if !ok {
+					off = index.NoAnchor
+				}
+				if a.Off[k] != uint16(off) || a.Sum[k] != sum {
+					t.Fatalf("block %d: anchor %d %#x, want %d %#x", k, a.Off[k], a.Sum[k], off, sum)
+				}
+			}
+		})
+	}
+}

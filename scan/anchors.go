@@ -33,13 +33,23 @@ import (
 // of their windows is an anchor (a short pattern repeated), or a short last
 // block with too few windows. The anchor scan serves an index only if every
 // run of blocks it looks for starts at an anchored or constant block, or at
-// a short last block (found by continuation only), and if no anchor sum is shared by more than
-// maxAnchorOffsets different offsets (which would make one seed window
-// worth many checks); otherwise the classic scan runs.
+// a short last block (found by continuation only), and if no anchor sum is
+// shared by more than maxAnchorOffsets different offsets; otherwise the
+// classic scan runs. Where a seed makes the anchor scan check candidates
+// more often than once per checkEvery bytes, the classic scan takes over
+// for the rest of the stretch.
 
 // maxAnchorOffsets bounds the distinct offsets that one anchor sum may have
-// among the runs of the table.
-const maxAnchorOffsets = 16
+// among the runs of the table. Text repeats itself: on the typescript
+// corpus one anchor window's sum is at 24 offsets, a handful at 8 to 11.
+const maxAnchorOffsets = 64
+
+// checkEvery is the fewest seed bytes per candidate check that rollAnchors
+// accepts before it leaves the rest of its stretch to the classic scan: a
+// check sums one or two blocks, and a seed of one anchor window repeated
+// (text quoted over and over, or a crafted index) could otherwise make
+// every anchor a check at many offsets.
+const checkEvery = 4096
 
 // anchorEntry is a run of the table under its first block's anchor sum.
 type anchorEntry struct {
@@ -214,10 +224,11 @@ func (s *Scanner) fillConstant() error {
 // rollAnchors is roll2 and roll1 for a matcher with anchors: it returns the
 // first position in (x, stop) where a run still wanted has its weak sums,
 // found through the run's anchor, with the sums there; or stop and the sums
-// at stop. Any position whose key is a run's is found only if the seed
+// at stop. It returns false instead when it would check candidates more
+// often than once per checkEvery bytes: the classic roll then takes over. Any position whose key is a run's is found only if the seed
 // holds the run's anchor window there too, which a block of the run's
 // content does.
-func (m *Matcher) rollAnchors(buf []byte, x, stop int, r *sumRing) (int, uint32, uint32, uint32, uint32) {
+func (m *Matcher) rollAnchors(buf []byte, x, stop int, r *sumRing) (int, uint32, uint32, uint32, uint32, bool) {
 	t := m.anch
 	best := stop
 	ws := r.w[0][:]
@@ -232,6 +243,7 @@ func (m *Matcher) rollAnchors(buf []byte, x, stop int, r *sumRing) (int, uint32,
 	// the same anchor comes back every period, and is not looked up again.
 	// (0xffffffff is not a window's sum: A of 64 bytes is at most 16,320.)
 	miss := ^uint32(0)
+	checks := 0
 	for {
 		end := best - 1 + t.maxOff // the last window worth testing
 		if pos >= end {
@@ -260,6 +272,9 @@ func (m *Matcher) rollAnchors(buf []byte, x, stop int, r *sumRing) (int, uint32,
 					continue
 				}
 				if p != lastP {
+					if checks++; checks > 8 && checks*checkEvery > win-x {
+						return x, 0, 0, 0, 0, false
+					}
 					lastP, w0, w1 = p, rollsum.Sum(buf[p:p+m.bs])&m.mask, 0
 					if m.seq == 2 {
 						w1 = rollsum.Sum(buf[p+m.bs:p+2*m.bs]) & m.mask
@@ -277,5 +292,5 @@ func (m *Matcher) rollAnchors(buf []byte, x, stop int, r *sumRing) (int, uint32,
 	if m.seq == 2 {
 		a1, b1 = sums(buf[best+m.bs : best+2*m.bs])
 	}
-	return best, a0, b0, a1, b1
+	return best, a0, b0, a1, b1, true
 }

@@ -635,9 +635,13 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 			stop = int(s.contAt - base)
 		}
 		if m.anch != nil {
-			x, a0, b0, a1, b1 = m.rollAnchors(buf, x, stop, &s.ring)
-			fresh1 = false
-		} else if m.seq == 2 {
+			if nx, na0, nb0, na1, nb1, ok := m.rollAnchors(buf, x, stop, &s.ring); ok {
+				x, a0, b0, a1, b1 = nx, na0, nb0, na1, nb1
+				fresh1 = false
+				continue
+			}
+		}
+		if m.seq == 2 {
 			x, a0, b0, a1, b1 = m.roll2(buf, x, stop, a0, b0, a1, b1, s.dead, &s.ring)
 		} else {
 			x, a0, b0 = m.roll1(buf, x, stop, a0, b0, s.dead, &s.ring)

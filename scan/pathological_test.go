@@ -90,3 +90,42 @@ func TestPeriodicAnchors(t *testing.T) {
 		t.Errorf("found %d blocks, want at least %d", known.Count(), want)
 	}
 }
+
+// TestRepeatedAnchorWindow: blocks that share their anchor window at many
+// offsets, and a seed made of that window over and over, so that every
+// anchor of the seed is a candidate at every offset. The anchor scan hands
+// such stretches to the classic scan instead of checking them all.
+func TestRepeatedAnchorWindow(t *testing.T) {
+	const bs = 4096
+	bits := rollsum.AnchorBits(bs)
+	r := rand.New(rand.NewPCG(15, 16))
+	var w []byte // a window that is an anchor
+	for w == nil {
+		c := randBytes(r, rollsum.AnchorWindow)
+		if rollsum.IsAnchor(rollsum.Sum(c), bits) {
+			w = c
+		}
+	}
+	var target []byte
+	for k := range 40 {
+		blk := append(make([]byte, 100+20*k), w...) // zeros, the window, random bytes
+		target = append(target, append(blk, randBytes(r, bs-len(blk))...)...)
+	}
+	x := buildIndexAnchors(t, target, bs, 1, 4, 8, bits)
+	m := NewMatcher(x)
+	if m.anch == nil {
+		t.Fatal("the anchor scan is not used")
+	}
+	seed := bytes.Repeat(append(make([]byte, 100), w...), (16<<20)/164)
+	seed = append(seed, target[5*bs:9*bs]...)
+	known := NewBitmap(x.NumBlocks())
+	if _, err := m.ScanReaderAt(context.Background(), bytes.NewReader(seed), int64(len(seed)), known,
+		func(int64, []byte) error { return nil }, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for k := int64(5); k < 9; k++ {
+		if !known.Has(k) {
+			t.Errorf("block %d not found", k)
+		}
+	}
+}

@@ -24,6 +24,8 @@ func buildIndexAnchors(t testing.TB, data []byte, bs, seq, weak, strong int, anc
 	t.Helper()
 	res, err := makeindex.Build(context.Background(), bytes.NewReader(data), int64(len(data)), makeindex.Options{
 		Blocksize: bs, SeqMatches: seq, WeakBytes: weak, StrongLen: strong, Algo: index.MD4, AnchorBits: anchorBits,
+		// The scan decides itself whether anchors serve.
+		KeepUselessAnchors: true,
 	})
 	if err != nil {
 		t.Fatal(err)
