@@ -106,8 +106,8 @@ type Index struct {
 	// Strong holds StrongLen bytes per block, block after block.
 	Strong []byte
 
-	// Anchors, if not nil, locate each block's anchor window (see package
-	// rollsum): hints that let a scan skip most seed positions. They are
+	// Anchors, if not nil, locate each block's anchor window and give its
+	// key (see package rollsum): hints that let a scan skip most seed positions. They are
 	// not checked against the data; a wrong one only hides its block from
 	// the scan.
 	Anchors *Anchors
@@ -120,8 +120,9 @@ type Anchors struct {
 	Bits int
 	// Off holds each block's anchor offset, NoAnchor for a block without one.
 	Off []uint16
-	// Sum holds the weak sum of each block's anchor window (0 without one).
-	Sum []uint32
+	// Key holds, for each block, the weak sum of the 64 bytes that follow
+	// its anchor window (0 without one): what a scan looks the anchor up by.
+	Key []uint32
 }
 
 // NoAnchor is the Anchors.Off of a block without an anchor.
@@ -188,12 +189,12 @@ func (x *Index) Validate() error {
 		switch {
 		case a.Bits < rollsum.MinAnchorBits || a.Bits > rollsum.MaxAnchorBits:
 			return fmt.Errorf("%w: anchor density 2^-%d is not between 2^-%d and 2^-%d", ErrInvalid, a.Bits, rollsum.MinAnchorBits, rollsum.MaxAnchorBits)
-		case int64(len(a.Off)) != x.NumBlocks() || len(a.Sum) != len(a.Off):
-			return fmt.Errorf("%w: %d anchor offsets and %d anchor sums for %d blocks", ErrInvalid, len(a.Off), len(a.Sum), x.NumBlocks())
+		case int64(len(a.Off)) != x.NumBlocks() || len(a.Key) != len(a.Off):
+			return fmt.Errorf("%w: %d anchor offsets and %d anchor keys for %d blocks", ErrInvalid, len(a.Off), len(a.Key), x.NumBlocks())
 		}
 		for k, o := range a.Off {
-			if o != NoAnchor && int(o)+rollsum.AnchorWindow > x.BlockLen(int64(k)) {
-				return fmt.Errorf("%w: block %d's anchor window at offset %d does not fit in its %d bytes", ErrInvalid, k, o, x.BlockLen(int64(k)))
+			if o != NoAnchor && int(o)+2*rollsum.AnchorWindow > x.BlockLen(int64(k)) {
+				return fmt.Errorf("%w: block %d's anchor window at offset %d and the window after it do not fit in its %d bytes", ErrInvalid, k, o, x.BlockLen(int64(k)))
 			}
 		}
 	}

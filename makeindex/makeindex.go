@@ -90,7 +90,7 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 		if b < rollsum.MinAnchorBits || b > rollsum.MaxAnchorBits || bs > 1<<16 {
 			return nil, fmt.Errorf("anchor density 2^-%d with blocksize %d: want %d to %d bits and blocks of at most 64 KiB", b, bs, rollsum.MinAnchorBits, rollsum.MaxAnchorBits)
 		}
-		x.Anchors = &index.Anchors{Bits: int(b), Off: make([]uint16, nblocks), Sum: make([]uint32, nblocks)}
+		x.Anchors = &index.Anchors{Bits: int(b), Off: make([]uint16, nblocks), Key: make([]uint32, nblocks)}
 	}
 
 	workers := opts.Workers
@@ -151,7 +151,7 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 					p := c.buf[o:min(o+bs, c.n)]
 					if a := x.Anchors; a != nil {
 						// Within the block's own bytes, never its padding.
-						off, sum, ok := rollsum.FindAnchor(p, opts.AnchorBits)
+						off, key, ok := rollsum.FindAnchor(p, opts.AnchorBits)
 						if !ok {
 							off = index.NoAnchor
 							// A constant block needs no anchor, nor does a
@@ -162,7 +162,7 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 								unanchored.Store(true)
 							}
 						}
-						a.Off[blk], a.Sum[blk] = uint16(off), sum
+						a.Off[blk], a.Key[blk] = uint16(off), key
 					}
 					full := len(p) == bs
 					if !full {

@@ -253,12 +253,12 @@ func TestBuildAnchors(t *testing.T) {
 			}
 			for k := range res.Index.NumBlocks() {
 				p := tt.data[k*bs : min((k+1)*bs, int64(len(tt.data)))]
-				off, sum, ok := rollsum.FindAnchor(p, bits)
+				off, key, ok := rollsum.FindAnchor(p, bits)
 				if !ok {
 					off = index.NoAnchor
 				}
-				if a.Off[k] != uint16(off) || a.Sum[k] != sum {
-					t.Fatalf("block %d: anchor %d %#x, want %d %#x", k, a.Off[k], a.Sum[k], off, sum)
+				if a.Off[k] != uint16(off) || a.Key[k] != key {
+					t.Fatalf("block %d: anchor %d %#x, want %d %#x", k, a.Off[k], a.Key[k], off, key)
 				}
 			}
 		})

@@ -8,18 +8,26 @@ import "encoding/binary"
 // The anchor window at offset o of some data is its AnchorWindow bytes from
 // o; the window is an anchor at density 2^-bits when IsAnchor holds for its
 // weak sum (Sum of those 64 bytes). A block's anchor is its first anchor
-// window lying wholly inside the block's data. Since the window's sum
-// depends on nothing but its 64 bytes, wherever the block's content appears
-// in a seed, at any alignment, its anchor window appears at the same offset
-// from the block's start with the same sum. A scan therefore needs to look
-// up only the seed's anchor windows (one position in 2^bits) in a table of
-// the blocks' anchor sums, and each hit names a block and the one seed
-// position where it could start.
+// window followed by another 64 bytes of the block's data, and its key is
+// the weak sum of those next 64 bytes. Since both sums depend on nothing but
+// the bytes they cover, wherever the block's content appears in a seed, at
+// any alignment, its anchor window appears at the same offset from the
+// block's start, followed by the same key. A scan therefore needs to look up
+// only the seed's anchor windows (one position in 2^bits) in a table of the
+// blocks' keys, and each hit names a block and the one seed position where
+// it could start.
+//
+// The key is the next window's sum, not the anchor window's own: the anchor
+// test leaves the anchor's own sum only a 2^-bits share of the values a sum
+// takes (and A, the sum of 64 bytes, clusters around 64 times the mean
+// byte), so among 65,536 blocks a seed anchor would match some block's
+// anchor sum about one time in ten. The next window's sum is independent of
+// the test.
 //
 // The sums are those of the rolling weak sum itself, so a scan computes them
-// with the same kernel that rolls a block's window. Constant windows (a run
-// of one byte value) are never anchors, for any bits from MinAnchorBits up:
-// otherwise every position of a run of zeros would be one.
+// with the same kernel that rolls a block's window (RollInto). Constant
+// windows (a run of one byte value) are never anchors, for any bits from
+// MinAnchorBits up: otherwise every position of a run of zeros would be one.
 
 // AnchorWindow is the width in bytes of the windows anchors are chosen by.
 const AnchorWindow = 64
@@ -66,15 +74,18 @@ func AnchorBits(blocksize int) uint {
 	return bits - 4
 }
 
-// FindAnchor returns the offset and sum of the first anchor window (density
-// 2^-bits) lying wholly inside p, or ok false when there is none. zync make
+// FindAnchor returns the offset of the first anchor window (density
+// 2^-bits) in p that another AnchorWindow bytes of p follow, and the key:
+// the weak sum of those bytes. ok is false when there is none. zync make
 // runs it on every block; it stops at the anchor, about 2^bits bytes in, and
 // passes over runs of one byte value (zero padding), whose windows are never
 // anchors, without rolling through them.
-func FindAnchor(p []byte, bits uint) (off int, sum uint32, ok bool) {
+func FindAnchor(p []byte, bits uint) (off int, key uint32, ok bool) {
 	const stretch = 256 // windows rolled between looks for a run
 	var buf [stretch]uint32
-	for o := 0; o+AnchorWindow <= len(p); {
+	last := len(p) - 2*AnchorWindow // the last offset an anchor may have
+	found := func(o int) (int, uint32, bool) { return o, Sum(p[o+AnchorWindow : o+2*AnchorWindow]), true }
+	for o := 0; o <= last; {
 		if n := RunLen(p[o:], p[o]); n >= AnchorWindow {
 			// Every window inside the run is constant: go on with the
 			// first window that holds the byte after it.
@@ -83,16 +94,16 @@ func FindAnchor(p []byte, bits uint) (off int, sum uint32, ok bool) {
 		}
 		s := Sum(p[o : o+AnchorWindow])
 		if IsAnchor(s, bits) {
-			return o, s, true
+			return found(o)
 		}
 		// ws[i] is the sum of the window at o+1+i.
-		end := min(len(p)-AnchorWindow, o+stretch)
+		end := min(last, o+stretch)
 		ws := buf[:end-o]
 		RollInto(ws, p[o:end], p[o+AnchorWindow:end+AnchorWindow], s>>16, s&0xffff, AnchorShift)
 		if i := FirstAnchor(ws, bits); i < len(ws) {
-			return o + 1 + i, ws[i], true
+			return found(o + 1 + i)
 		}
-		if end == len(p)-AnchorWindow {
+		if end == last {
 			break
 		}
 		o = end

@@ -50,13 +50,13 @@ func TestFindAnchor(t *testing.T) {
 			}
 		}
 		bits := uint(MinAnchorBits + r.IntN(5))
-		off, sum, ok := FindAnchor(p, bits)
+		off, key, ok := FindAnchor(p, bits)
 		wantOK := false
-		for o := 0; o+AnchorWindow <= len(p); o++ {
-			s := Sum(p[o : o+AnchorWindow])
-			if IsAnchor(s, bits) {
-				if !ok || off != o || sum != s {
-					t.Fatalf("len %d bits %d: FindAnchor = %d, %#x, %v; want %d, %#x", len(p), bits, off, sum, ok, o, s)
+		for o := 0; o+2*AnchorWindow <= len(p); o++ {
+			if IsAnchor(Sum(p[o:o+AnchorWindow]), bits) {
+				k := Sum(p[o+AnchorWindow : o+2*AnchorWindow])
+				if !ok || off != o || key != k {
+					t.Fatalf("len %d bits %d: FindAnchor = %d, %#x, %v; want %d, %#x", len(p), bits, off, key, ok, o, k)
 				}
 				wantOK = true
 				break

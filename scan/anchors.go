@@ -12,14 +12,15 @@ import (
 )
 
 // The anchor scan. An index with anchors (index.Anchors, made by zync make)
-// names, for each block, the offset and sum of its first anchor window
-// (package rollsum). Where the seed holds a block at position p, it holds
-// that window at p + offset. So instead of testing the key of every seed
-// position against the prefilter, rollAnchors rolls the sums of the seed's
-// 64-byte windows and tests only the anchors among them (one in 2^bits,
-// 1/256 for 4 KiB blocks) against a table of the blocks' anchor sums; each
-// hit names a block and the one position where it could start, whose weak
-// sums are then computed and compared. The rolling is the kernel the
+// names, for each block, the offset of its anchor window and its key, the
+// weak sum of the 64 bytes after that window (package rollsum). Where the
+// seed holds a block at position p, it holds that window at p + offset,
+// followed by the key. So instead of testing every seed position's weak
+// sums against the prefilter, rollAnchors rolls the sums of the seed's
+// 64-byte windows and looks up only the anchors among them (one in 2^bits,
+// 1/256 for 4 KiB blocks), by the sum of the window after each, in a table
+// of the blocks' keys; each hit names a block and the one position where it
+// could start, whose weak sums are then computed and compared. The rolling is the kernel the
 // classic scan uses, and the anchor test costs a multiply a position, no
 // memory load: on an unrelated seed the scan takes about half the time.
 //
@@ -33,15 +34,15 @@ import (
 // of their windows is an anchor (a short pattern repeated), or a short last
 // block with too few windows. The anchor scan serves an index only if every
 // run of blocks it looks for starts at an anchored or constant block, or at
-// a short last block (found by continuation only), and if no anchor sum is
-// shared by more than maxAnchorOffsets different offsets; otherwise the
-// classic scan runs. Where a seed makes the anchor scan check candidates
+// a short last block (found by continuation only), and if no key is shared
+// by more than maxAnchorOffsets different offsets; otherwise the classic
+// scan runs. Where a seed makes the anchor scan check candidates
 // more often than once per checkEvery bytes, the classic scan takes over
 // for the rest of the stretch.
 
-// maxAnchorOffsets bounds the distinct offsets that one anchor sum may have
-// among the runs of the table. Text repeats itself: on the typescript
-// corpus one anchor window's sum is at 24 offsets, a handful at 8 to 11.
+// maxAnchorOffsets bounds the distinct offsets that one key may have among
+// the runs of the table. Text repeats itself: on the typescript corpus one
+// anchor window's sum was at 24 offsets, a handful at 8 to 11.
 const maxAnchorOffsets = 64
 
 // checkEvery is the fewest seed bytes per candidate check that rollAnchors
@@ -51,18 +52,18 @@ const maxAnchorOffsets = 64
 // every anchor a check at many offsets.
 const checkEvery = 4096
 
-// anchorEntry is a run of the table under its first block's anchor sum.
+// anchorEntry is a run of the table under its first block's key.
 type anchorEntry struct {
-	sum uint32 // the anchor window's weak sum
+	key uint32 // the weak sum of the window after the anchor window
 	off uint32 // the anchor window's offset in the block
 	blk uint32 // the run's first block
 }
 
-// anchorTable finds runs by their anchor sums.
+// anchorTable finds runs by their keys.
 type anchorTable struct {
 	shift  uint // a window is an anchor when its mixed sum >> shift is 0
 	maxOff int  // the largest offset in the table
-	bshift uint // a sum's bucket is its hash >> bshift
+	bshift uint // a key's bucket is its hash >> bshift
 	start  []uint32
 	ents   []anchorEntry
 }
@@ -74,7 +75,7 @@ type constBlock struct {
 	c   byte
 }
 
-func anchorHash(sum uint32) uint32 { return sum * 0x85EBCA77 }
+func anchorHash(key uint32) uint32 { return key * 0x85EBCA77 }
 
 // buildAnchors sets up the anchor scan for the distinct runs of the table,
 // if the index has anchors that can serve it (see above).
@@ -85,11 +86,8 @@ func (m *Matcher) buildAnchors(distinct []uint32) {
 	}
 	var consts []constBlock
 	n := 0
-	abits := uint(a.Bits)
 	for _, k := range distinct {
-		// A sum that is not an anchor's would never be looked up: its
-		// block counts as one without an anchor.
-		if a.Off[k] != index.NoAnchor && rollsum.IsAnchor(a.Sum[k], abits) {
+		if a.Off[k] != index.NoAnchor {
 			n++
 			continue
 		}
@@ -117,10 +115,10 @@ func (m *Matcher) buildAnchors(distinct []uint32) {
 		start:  make([]uint32, nb+1),
 		ents:   make([]anchorEntry, n),
 	}
-	anchored := func(k uint32) bool { return a.Off[k] != index.NoAnchor && rollsum.IsAnchor(a.Sum[k], abits) }
+	anchored := func(k uint32) bool { return a.Off[k] != index.NoAnchor }
 	for _, k := range distinct {
 		if anchored(k) {
-			t.start[anchorHash(a.Sum[k])>>t.bshift+1]++
+			t.start[anchorHash(a.Key[k])>>t.bshift+1]++
 		}
 	}
 	for b := 1; b <= nb; b++ {
@@ -128,8 +126,8 @@ func (m *Matcher) buildAnchors(distinct []uint32) {
 	}
 	for _, k := range distinct {
 		if o := a.Off[k]; anchored(k) {
-			b := anchorHash(a.Sum[k]) >> t.bshift
-			t.ents[t.start[b]] = anchorEntry{sum: a.Sum[k], off: uint32(o), blk: k}
+			b := anchorHash(a.Key[k]) >> t.bshift
+			t.ents[t.start[b]] = anchorEntry{key: a.Key[k], off: uint32(o), blk: k}
 			t.start[b]++
 			t.maxOff = max(t.maxOff, int(o))
 		}
@@ -137,16 +135,16 @@ func (m *Matcher) buildAnchors(distinct []uint32) {
 	copy(t.start[1:], t.start[:nb])
 	t.start[0] = 0
 	// Bound the checks one seed window can cause: in each bucket, ordered
-	// by sum and offset, count each sum's distinct offsets.
+	// by key and offset, count each key's distinct offsets.
 	for b := range nb {
 		ents := t.ents[t.start[b]:t.start[b+1]]
 		slices.SortFunc(ents, func(e, f anchorEntry) int {
-			return cmp.Or(cmp.Compare(e.sum, f.sum), cmp.Compare(e.off, f.off), cmp.Compare(e.blk, f.blk))
+			return cmp.Or(cmp.Compare(e.key, f.key), cmp.Compare(e.off, f.off), cmp.Compare(e.blk, f.blk))
 		})
 		offs := 0
 		for i, e := range ents {
 			switch {
-			case i == 0 || e.sum != ents[i-1].sum:
+			case i == 0 || e.key != ents[i-1].key:
 				offs = 1
 			case e.off != ents[i-1].off:
 				offs++
@@ -239,8 +237,8 @@ func (m *Matcher) rollAnchors(buf []byte, x, stop int, r *sumRing) (int, uint32,
 	w := rollsum.Sum(buf[pos : pos+rollsum.AnchorWindow])
 	a, b := w>>16, w&0xffff
 	lastP, w0, w1 := -1, uint32(0), uint32(0) // the last candidate position and its sums
-	// The last anchor sum found not to be in the table: in periodic data
-	// the same anchor comes back every period, and is not looked up again.
+	// The last key found not to be in the table: in periodic data the same
+	// anchor and key come back every period, and are not looked up again.
 	// (0xffffffff is not a window's sum: A of 64 bytes is at most 16,320.)
 	miss := ^uint32(0)
 	checks := 0
@@ -257,18 +255,24 @@ func (m *Matcher) rollAnchors(buf []byte, x, stop int, r *sumRing) (int, uint32,
 				break
 			}
 			win := pos + 1 + i
-			if ws[i] == miss {
-				continue // periodic data repeats its anchors' sums
+			key := uint32(0)
+			if i+rollsum.AnchorWindow < cnt {
+				key = ws[i+rollsum.AnchorWindow]
+			} else {
+				key = rollsum.Sum(buf[win+rollsum.AnchorWindow : win+2*rollsum.AnchorWindow])
 			}
-			bk := anchorHash(ws[i]) >> t.bshift
+			if key == miss {
+				continue // periodic data repeats its anchors' keys
+			}
+			bk := anchorHash(key) >> t.bshift
 			ents := t.ents[t.start[bk]:t.start[bk+1]]
-			if !slices.ContainsFunc(ents, func(e anchorEntry) bool { return e.sum == ws[i] }) {
-				miss = ws[i]
+			if !slices.ContainsFunc(ents, func(e anchorEntry) bool { return e.key == key }) {
+				miss = key
 				continue
 			}
 			for _, e := range ents {
 				p := win - int(e.off)
-				if e.sum != ws[i] || p <= x || p >= best || m.groupDone(e.blk) {
+				if e.key != key || p <= x || p >= best || m.groupDone(e.blk) {
 					continue
 				}
 				if p != lastP {

@@ -91,8 +91,8 @@ func TestPeriodicAnchors(t *testing.T) {
 	}
 }
 
-// TestRepeatedAnchorWindow: blocks that share their anchor window at many
-// offsets, and a seed made of that window over and over, so that every
+// TestRepeatedAnchorWindow: blocks that share their anchor window and key
+// at many offsets, and a seed made of them over and over, so that every
 // anchor of the seed is a candidate at every offset. The anchor scan hands
 // such stretches to the classic scan instead of checking them all.
 func TestRepeatedAnchorWindow(t *testing.T) {
@@ -106,9 +106,10 @@ func TestRepeatedAnchorWindow(t *testing.T) {
 			w = c
 		}
 	}
+	w = append(w, randBytes(r, rollsum.AnchorWindow)...) // and the key's bytes
 	var target []byte
 	for k := range 40 {
-		blk := append(make([]byte, 100+20*k), w...) // zeros, the window, random bytes
+		blk := append(make([]byte, 100+20*k), w...) // zeros, the windows, random bytes
 		target = append(target, append(blk, randBytes(r, bs-len(blk))...)...)
 	}
 	x := buildIndexAnchors(t, target, bs, 1, 4, 8, bits)
@@ -116,7 +117,7 @@ func TestRepeatedAnchorWindow(t *testing.T) {
 	if m.anch == nil {
 		t.Fatal("the anchor scan is not used")
 	}
-	seed := bytes.Repeat(append(make([]byte, 100), w...), (16<<20)/164)
+	seed := bytes.Repeat(append(make([]byte, 100), w...), (16<<20)/228)
 	seed = append(seed, target[5*bs:9*bs]...)
 	known := NewBitmap(x.NumBlocks())
 	if _, err := m.ScanReaderAt(context.Background(), bytes.NewReader(seed), int64(len(seed)), known,

@@ -17,8 +17,8 @@ func TestAnchorsRoundTrip(t *testing.T) {
 	f := &File{URLs: []string{"t"}, Index: refIndex(data, 1024, 2, 2, 3, index.MD4)}
 	f.Index.Anchors = &index.Anchors{
 		Bits: 8,
-		Off:  []uint16{0, 17, index.NoAnchor, 900, 960, index.NoAnchor},
-		Sum:  []uint32{1, 2, 0, 0xfffefdfc, 5, 0},
+		Off:  []uint16{0, 17, index.NoAnchor, 896, 800, index.NoAnchor},
+		Key:  []uint32{1, 2, 0, 0xfffefdfc, 5, 0},
 	}
 	var buf bytes.Buffer
 	if err := f.Encode(&buf); err != nil {
@@ -31,7 +31,7 @@ func TestAnchorsRoundTrip(t *testing.T) {
 	if want := 6*5 + 6*6; len(body) != want {
 		t.Errorf("%d bytes after the header, want %d", len(body), want)
 	}
-	if got := body[6*5+3*6:][:6]; !bytes.Equal(got, []byte{0x03, 0x84, 0xff, 0xfe, 0xfd, 0xfc}) {
+	if got := body[6*5+3*6:][:6]; !bytes.Equal(got, []byte{0x03, 0x80, 0xff, 0xfe, 0xfd, 0xfc}) {
 		t.Errorf("block 3's anchor record is % x", got)
 	}
 	g, err := Parse(bytes.NewReader(buf.Bytes()))
@@ -66,7 +66,7 @@ func TestAnchorsBad(t *testing.T) {
 		{"density too low", head + "X-Zync-Anchors: 5\n\n" + recs, "not an anchor density"},
 		{"density too high", head + "X-Zync-Anchors: 17\n\n" + recs, "not an anchor density"},
 		{"not a number", head + "X-Zync-Anchors: v1\n\n" + recs, "not an anchor density"},
-		{"window past the block", head + "X-Zync-Anchors: 6\n\n" + recs + "\x03\xc1abcd\xff\xff\x00\x00\x00\x00", "block 0's anchor window at offset 961"},
+		{"window past the block", head + "X-Zync-Anchors: 6\n\n" + recs + "\x03\x81abcd\xff\xff\x00\x00\x00\x00", "block 0's anchor window at offset 897"},
 		{"window past the short block", head + "X-Zync-Anchors: 6\n\n" + recs + "\x00\x00abcd\x00\x00\x00\x00\x00\x00", "block 1's anchor window at offset 0"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

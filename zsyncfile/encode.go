@@ -212,7 +212,7 @@ func writeAnchors(bw *bufio.Writer, a *index.Anchors) error {
 	var rec [anchorRecLen]byte
 	for i, o := range a.Off {
 		binary.BigEndian.PutUint16(rec[:], o)
-		binary.BigEndian.PutUint32(rec[2:], a.Sum[i])
+		binary.BigEndian.PutUint32(rec[2:], a.Key[i])
 		if _, err := bw.Write(rec[:]); err != nil {
 			return fmt.Errorf("zsyncfile: writing anchor records: %w", err)
 		}

@@ -371,10 +371,10 @@ func (p *parser) anchors() error {
 	}
 	x := &p.f.Index
 	blocks := len(x.Weak)
-	a := &index.Anchors{Bits: p.anchorBits, Off: make([]uint16, 0, min(blocks, recordChunk)), Sum: make([]uint32, 0, min(blocks, recordChunk))}
+	a := &index.Anchors{Bits: p.anchorBits, Off: make([]uint16, 0, min(blocks, recordChunk)), Key: make([]uint32, 0, min(blocks, recordChunk))}
 	if p.size >= 0 {
 		// The records are all there if the size says so (see ParseSized).
-		a.Off, a.Sum = slices.Grow(a.Off, blocks), slices.Grow(a.Sum, blocks)
+		a.Off, a.Key = slices.Grow(a.Off, blocks), slices.Grow(a.Key, blocks)
 	}
 	buf := make([]byte, min(blocks, recordChunk)*anchorRecLen)
 	for got := 0; got < blocks; {
@@ -384,7 +384,7 @@ func (p *parser) anchors() error {
 		for i := range full {
 			rec := buf[i*anchorRecLen:]
 			a.Off = append(a.Off, binary.BigEndian.Uint16(rec))
-			a.Sum = append(a.Sum, binary.BigEndian.Uint32(rec[2:]))
+			a.Key = append(a.Key, binary.BigEndian.Uint32(rec[2:]))
 		}
 		got += full
 		if err != nil {
