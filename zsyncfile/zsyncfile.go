@@ -148,9 +148,10 @@ type File struct {
 // AnchorsHeader is the header of zync's anchor records (index.Anchors). Its
 // value is the anchor density's Bits; the records follow the checksum
 // records, one per block: the anchor offset as two big-endian bytes
-// (index.NoAnchor for none), then the anchor window's weak sum as four.
-// zsync 0.6.2 skips the header (Encode lists it in Safe) and reads nothing
-// past the checksum records, so the records cost it nothing.
+// (index.NoAnchor for none), then the key (the weak sum of the 64 bytes
+// after the anchor window) as four. zsync 0.6.2 skips the header (Encode
+// lists it in Safe) and reads nothing past the checksum records, so the
+// records cost it nothing.
 const AnchorsHeader = "X-Zync-Anchors"
 
 // anchorRecLen is the size of one anchor record.
