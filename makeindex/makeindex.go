@@ -149,7 +149,9 @@ func Build(ctx context.Context, r io.Reader, size int64, opts Options) (*Result,
 				for o := 0; o < c.n; o += bs {
 					blk := (c.off + int64(o)) / int64(bs)
 					p := c.buf[o:min(o+bs, c.n)]
-					if a := x.Anchors; a != nil {
+					// Once a block rules the anchors out, no more are
+					// searched for (nor their arrays' pages touched).
+					if a := x.Anchors; a != nil && !unanchored.Load() {
 						// Within the block's own bytes, never its padding.
 						off, key, ok := rollsum.FindAnchor(p, opts.AnchorBits)
 						if !ok {
