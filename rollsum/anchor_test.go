@@ -32,10 +32,7 @@ func TestAnchorBits(t *testing.T) {
 func TestFindAnchor(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 2000 {
-		p := make([]byte, r.IntN(3000))
-		for i := range p {
-			p[i] = byte(r.Uint32())
-		}
+		p := randData(r, r.IntN(3000))
 		// Runs of one byte value, some longer than a window, some
 		// shorter, some at the ends.
 		for range r.IntN(4) {
@@ -71,11 +68,7 @@ func TestFindAnchor(t *testing.T) {
 // TestAnchorDensity checks that random data has about one anchor in 2^bits
 // windows.
 func TestAnchorDensity(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 6))
-	p := make([]byte, 1<<20)
-	for i := range p {
-		p[i] = byte(r.Uint32())
-	}
+	p := randData(rand.New(rand.NewPCG(5, 6)), 1<<20)
 	const bits = 8
 	n := 0
 	s := Sum(p[:AnchorWindow])
@@ -91,11 +84,7 @@ func TestAnchorDensity(t *testing.T) {
 }
 
 func BenchmarkFindAnchor(b *testing.B) {
-	r := rand.New(rand.NewPCG(7, 8))
-	p := make([]byte, 64<<10)
-	for i := range p {
-		p[i] = byte(r.Uint32())
-	}
+	p := randData(rand.New(rand.NewPCG(7, 8)), 64<<10)
 	const bs = 4096
 	b.SetBytes(int64(len(p)))
 	for b.Loop() {
@@ -103,4 +92,13 @@ func BenchmarkFindAnchor(b *testing.B) {
 			FindAnchor(p[o:o+bs], AnchorBits(bs))
 		}
 	}
+}
+
+// randData returns n random bytes from r.
+func randData(r *rand.Rand, n int) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(r.Uint32())
+	}
+	return p
 }

@@ -36,10 +36,7 @@ func TestRollInto(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, n := range []int{0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 100, 512, 1000} {
 		for _, shift := range []uint{0, 1, 4, 6, 11, 15, 16, 17, 31} {
-			data := make([]byte, 2*n)
-			for i := range data {
-				data[i] = byte(r.Uint32())
-			}
+			data := randData(r, 2*n)
 			checkRollInto(t, data, shift, r.Uint32(), r.Uint32())
 			// Bytes of extreme values, where 16-bit wrapping matters.
 			for i := range data {

@@ -20,9 +20,10 @@ import (
 // 64-byte windows and looks up only the anchors among them (one in 2^bits,
 // 1/256 for 4 KiB blocks), by the sum of the window after each, in a table
 // of the blocks' keys; each hit names a block and the one position where it
-// could start, whose weak sums are then computed and compared. The rolling is the kernel the
-// classic scan uses, and the anchor test costs a multiply a position, no
-// memory load: on an unrelated seed the scan takes about 0.6 of the time.
+// could start, whose weak sums are then computed and compared. The rolling
+// is the kernel the classic scan uses, and the anchor test costs a multiply
+// a position, no memory load: on an unrelated seed the scan takes about 0.6
+// of the time.
 //
 // The anchor scan finds what the classic one finds: a block whose content
 // is in the seed is found through its anchor, and a position the classic
@@ -36,9 +37,9 @@ import (
 // run of blocks it looks for starts at an anchored or constant block, or at
 // a short last block (found by continuation only), and if no key is shared
 // by more than maxAnchorOffsets different offsets; otherwise the classic
-// scan runs. Where a seed makes the anchor scan check candidates
-// more often than once per checkEvery bytes, the classic scan takes over
-// for the rest of the stretch.
+// scan runs. Where a seed makes the anchor scan check candidates more often
+// than once per checkEvery bytes, the classic scan takes over for the rest
+// of the stretch, and near a match it goes first (see Scan).
 
 // maxAnchorOffsets bounds the distinct offsets that one key may have among
 // the runs of the table. Text repeats itself: on the typescript corpus one
