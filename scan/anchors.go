@@ -39,7 +39,7 @@ import (
 // by more than maxAnchorOffsets different offsets; otherwise the classic
 // scan runs. Where a seed makes the anchor scan check candidates more often
 // than once per checkEvery bytes, the classic scan takes over for the rest
-// of the stretch, and near a match it goes first (see Scan).
+// of the buffer being scanned.
 
 // maxAnchorOffsets bounds the distinct offsets that one key may have among
 // the runs of the table. Text repeats itself: on the typescript corpus one
@@ -47,7 +47,7 @@ import (
 const maxAnchorOffsets = 64
 
 // checkEvery is the fewest seed bytes per candidate check that rollAnchors
-// accepts before it leaves the rest of its stretch to the classic scan: a
+// accepts before it leaves the rest of the buffer to the classic scan: a
 // check sums one or two blocks, and a seed of one anchor window repeated
 // (text quoted over and over, or a crafted index) could otherwise make
 // every anchor a check at many offsets.
@@ -116,9 +116,8 @@ func (m *Matcher) buildAnchors(distinct []uint32) {
 		start:  make([]uint32, nb+1),
 		ents:   make([]anchorEntry, n),
 	}
-	anchored := func(k uint32) bool { return a.Off[k] != index.NoAnchor }
 	for _, k := range distinct {
-		if anchored(k) {
+		if a.Off[k] != index.NoAnchor {
 			t.start[anchorHash(a.Key[k])>>t.bshift+1]++
 		}
 	}
@@ -126,7 +125,7 @@ func (m *Matcher) buildAnchors(distinct []uint32) {
 		t.start[b] += t.start[b-1]
 	}
 	for _, k := range distinct {
-		if o := a.Off[k]; anchored(k) {
+		if o := a.Off[k]; o != index.NoAnchor {
 			b := anchorHash(a.Key[k]) >> t.bshift
 			t.ents[t.start[b]] = anchorEntry{key: a.Key[k], off: uint32(o), blk: k}
 			t.start[b]++
@@ -168,6 +167,7 @@ func (m *Matcher) constant(k int64) (byte, bool) {
 	l := uint32(x.BlockLen(k))
 	var h hash.Hash
 	var sum [64]byte
+	var blk []byte
 	for c := range uint32(256) {
 		// A = c·l, B = c·l(l+1)/2, and the zero padding adds A to B once
 		// per padding byte (rollsum.SumPadded).
@@ -177,19 +177,27 @@ func (m *Matcher) constant(k int64) (byte, bool) {
 			continue
 		}
 		if h == nil {
-			h = x.Algo.New()
+			h, blk = x.Algo.New(), make([]byte, bs)
 		}
+		constContent(blk, byte(c), int(l))
 		h.Reset()
-		blk := make([]byte, bs)
-		for i := range l {
-			blk[i] = byte(c)
-		}
 		h.Write(blk)
 		if bytes.Equal(h.Sum(sum[:0])[:x.StrongLen], x.StrongSum(k)) {
 			return byte(c), true
 		}
 	}
 	return 0, false
+}
+
+// constContent fills blk with l bytes of value c, then zeros: a constant
+// block of l target bytes, padded as its sums are.
+func constContent(blk []byte, c byte, l int) {
+	for i := range blk {
+		blk[i] = 0
+		if i < l {
+			blk[i] = c
+		}
+	}
 }
 
 // fillConstant claims the constant blocks not yet known, their content made
@@ -206,13 +214,7 @@ func (s *Scanner) fillConstant() error {
 		if buf == nil {
 			buf = make([]byte, m.bs)
 		}
-		l := m.x.BlockLen(int64(cb.blk))
-		for i := range buf {
-			buf[i] = 0
-			if i < l {
-				buf[i] = cb.c
-			}
-		}
+		constContent(buf, cb.c, m.x.BlockLen(int64(cb.blk)))
 		if err := s.claim(int64(cb.blk), buf); err != nil {
 			return err
 		}
@@ -224,8 +226,9 @@ func (s *Scanner) fillConstant() error {
 // first position in (x, stop) where a run still wanted has its weak sums,
 // found through the run's anchor, with the sums there; or stop and the sums
 // at stop. It returns false instead when it would check candidates more
-// often than once per checkEvery bytes: the classic roll then takes over. Any position whose key is a run's is found only if the seed
-// holds the run's anchor window there too, which a block of the run's
+// often than once per checkEvery bytes: the classic roll then takes over.
+// A position whose weak sums are a run's is found only if the seed holds
+// the run's anchor window and key there too, which a block of the run's
 // content does.
 func (m *Matcher) rollAnchors(buf []byte, x, stop int, r *sumRing) (int, uint32, uint32, uint32, uint32, bool) {
 	t := m.anch

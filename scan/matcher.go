@@ -548,8 +548,9 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 		s.ring.s = make([]uint32, 1<<bits.Len(uint(bs+rollChunk)))
 	}
 	s.ring.lo, s.ring.hi = 0, -1 // positions are relative to buf
-	// classicTo: where the anchor roll may take over (see below).
-	classicTo := 0
+	// classic: the rest of buf is rolled by the classic roll (see
+	// rollAnchors).
+	classic := false
 	for x < limit {
 		if fresh0 {
 			a0, b0 = sums(buf[x : x+bs])
@@ -573,7 +574,6 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 				if !m.sweep {
 					s.skipped(at+1, at+int64(bs))
 					x += bs
-					classicTo = x + 2*m.Window()
 					if m.seq == 2 && !fresh1 {
 						a0, b0 = a1, b1
 					} else {
@@ -603,7 +603,6 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 				if !m.sweep {
 					s.skipped(at+1, at+run)
 					x += int(run)
-					classicTo = x + 2*m.Window()
 					fresh0, fresh1 = true, m.seq == 2
 					continue
 				}
@@ -638,21 +637,13 @@ func (s *Scanner) Scan(buf []byte, base int64, limit int) (int, error) {
 		if s.cont >= 0 && s.contAt > at && s.contAt-base < int64(stop) {
 			stop = int(s.contAt - base)
 		}
-		if m.anch != nil {
-			// Near a match (within classicTo) the classic roll goes first:
-			// in a seed that mostly matches, the next match is close (the
-			// next block after a change) and it stops there at once, where
-			// the anchor roll would roll a block further to be sure no
-			// earlier position matches. Farther on, the anchor roll.
-			if x >= classicTo {
-				if nx, na0, nb0, na1, nb1, ok := m.rollAnchors(buf, x, stop, &s.ring); ok {
-					x, a0, b0, a1, b1 = nx, na0, nb0, na1, nb1
-					fresh1 = false
-					continue
-				}
-				classicTo = stop // the anchor roll would check too much here
+		if m.anch != nil && !classic {
+			if nx, na0, nb0, na1, nb1, ok := m.rollAnchors(buf, x, stop, &s.ring); ok {
+				x, a0, b0, a1, b1 = nx, na0, nb0, na1, nb1
+				fresh1 = false
+				continue
 			}
-			stop = min(stop, classicTo)
+			classic = true // the anchor roll would check too much here
 		}
 		if m.seq == 2 {
 			x, a0, b0, a1, b1 = m.roll2(buf, x, stop, a0, b0, a1, b1, s.dead, &s.ring)
